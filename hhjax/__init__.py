@@ -1,0 +1,18 @@
+"""hhjax: differentiable Hodgkin–Huxley, LIF, tv-LIF, tv-LIF2HH and s-LIF2HH dynamics in JAX.
+
+Units throughout: time ms, potential mV, current µA/cm², conductance mS/cm²,
+capacitance µF/cm².
+"""
+
+from . import stimuli
+from ._numerics import x_over_one_minus_exp
+from .integrate import *  # noqa: F401,F403
+from .integrate import __all__ as _integrate_all
+from .models import *  # noqa: F401,F403
+from .models import __all__ as _models_all
+from .stimuli import *  # noqa: F401,F403
+from .stimuli import __all__ as _stimuli_all
+
+__version__ = "0.1.0"
+
+__all__ = ["stimuli", "x_over_one_minus_exp", *_integrate_all, *_models_all, *_stimuli_all]

@@ -1,0 +1,27 @@
+"""Numerically careful elementary functions shared by the models."""
+
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike
+
+# Below this |x| the series is used.  The direct formula's derivative loses about
+# ulp/|x| in absolute terms, so 1e-2 keeps float32 gradients accurate to ~1e-5, while
+# the series, truncated after x^4, is exact to ~3e-17 relative there.
+_SERIES_CUTOFF = 1e-2
+
+
+def x_over_one_minus_exp(x: ArrayLike) -> Array:
+    """`x / (1 - exp(-x))`, finite with a correct derivative at the removable point x = 0.
+
+    This is the shape of the HH "linoid" rates α_m and α_n.  The value at 0 is 1 and the
+    derivative there is 1/2.  Uses the double-`where` trick so that neither branch can
+    produce NaN values or NaN gradients.
+    """
+    x = jnp.asarray(x)
+    small = jnp.abs(x) < _SERIES_CUTOFF
+    x_safe = jnp.where(small, jnp.ones_like(x), x)
+    direct = x_safe / (-jnp.expm1(-x_safe))
+    x_small = jnp.where(small, x, jnp.zeros_like(x))
+    x2 = x_small * x_small
+    # Bernoulli series: 1 + x/2 + x^2/12 - x^4/720 (next term x^6/30240).
+    series = 1 + x_small / 2 + x2 / 12 - x2 * x2 / 720
+    return jnp.where(small, series, direct)

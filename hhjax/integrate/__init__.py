@@ -1,0 +1,10 @@
+"""Integration: solvers, spike recording and the `simulate` entry point."""
+
+from .simulate import Simulation, SimulationError, cast_floats, resolve_dtype, simulate
+from .solvers import RK4, SOLVERS, ExponentialEuler, ModelTerm, get_solver
+from .spikes import SpikeBuffer, SpikeRecorder, bracketed_root
+
+__all__ = [
+    "Simulation", "SimulationError", "simulate", "cast_floats", "resolve_dtype", "RK4", "SOLVERS",
+    "ExponentialEuler", "ModelTerm", "get_solver", "SpikeBuffer", "SpikeRecorder", "bracketed_root",
+]

@@ -1,0 +1,384 @@
+"""`simulate`: one entry point composing a model, a stimulus and a diffrax solve."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import diffrax as dfx
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optimistix as optx
+from jaxtyping import Array, PyTree  # noqa: F401
+
+from ..models.base import AbstractDiscreteNeuron, AbstractNeuron, input_current
+from ..stimuli import AbstractStimulus, as_stimulus, step_averages
+from .solvers import ADAPTIVE_BY_DEFAULT, ExponentialEuler, ModelTerm, get_solver, is_adaptive_capable
+from .spikes import SpikeBuffer, SpikeRecorder
+
+
+class SimulationError(RuntimeError):
+    """A solve that could not finish: step limit reached, unstable step, buffer overflow."""
+
+
+class Simulation(eqx.Module):
+    """What `simulate` returns.
+
+    - `y_final`: the state at `t1`.
+    - `spike_times`: shape `population + (max_spikes,)`, ms, NaN-padded, ascending.
+    - `spike_counts`: shape `population`, number of spikes.
+    - `ts`, `ys`, `V`: saved trace times (ms), states and voltages (mV), time axis first,
+      or None when only spikes were kept.
+    - `stats`: diffrax's step statistics.
+    """
+
+    t0: Array
+    t1: Array
+    y_final: PyTree
+    spike_times: Array
+    spike_counts: Array
+    ts: Array | None
+    ys: PyTree | None
+    V: Array | None
+    stats: dict
+    threshold: Array
+
+    def spike_list(self) -> list:
+        """Spike times as Python lists: one list per neuron (a single list for one neuron)."""
+        times = np.asarray(self.spike_times)
+        counts = np.asarray(self.spike_counts)
+        flat_t = times.reshape(-1, times.shape[-1])
+        flat_c = counts.reshape(-1)
+        out = [[float(x) for x in row[: min(c, row.shape[0])]] for row, c in zip(flat_t, flat_c)]
+        return out[0] if counts.ndim == 0 else out
+
+
+def _is_traced(tree) -> bool:
+    return any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(tree))
+
+
+def _float_leaves_finite(tree, what: str, allow_inf: bool = False):
+    for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+        if isinstance(leaf, jax.core.Tracer) or not eqx.is_array_like(leaf):
+            continue
+        arr = np.asarray(leaf)
+        ok = ~np.isnan(arr) if allow_inf else np.isfinite(arr)
+        if np.issubdtype(arr.dtype, np.floating) and not np.all(ok):
+            name = jax.tree_util.keystr(path)
+            raise ValueError(f"{what} contains NaN or inf in {name or 'its value'}")
+
+
+def resolve_dtype(dtype) -> Any:
+    """float32/float64 (name or dtype); None gives JAX's default float."""
+    if dtype is None:
+        return jnp.dtype(jnp.result_type(float))
+    try:
+        dt = jnp.dtype(dtype)
+    except TypeError:
+        raise ValueError(f"unknown dtype {dtype!r}; use 'float32' or 'float64'") from None
+    if dt not in (jnp.dtype("float32"), jnp.dtype("float64")):
+        raise ValueError(f"dtype must be float32 or float64, got {dt}")
+    if dt == jnp.dtype("float64") and not jax.config.jax_enable_x64:
+        raise ValueError(
+            "float64 needs 64-bit JAX: call jax.config.update('jax_enable_x64', True) "
+            "before creating arrays"
+        )
+    return dt
+
+
+def cast_floats(tree, dtype):
+    """Cast every floating-point array leaf (and Python float) of a pytree to `dtype`."""
+
+    def cast(x):
+        if isinstance(x, float):
+            return jnp.asarray(x, dtype)
+        if eqx.is_array(x) and jnp.issubdtype(x.dtype, jnp.floating):
+            return x.astype(dtype)
+        if isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.floating):
+            return jnp.asarray(x, dtype)
+        return x
+
+    return jax.tree.map(cast, tree)
+
+
+def _check_times(t0, t1, dt):
+    for name, v in (("t0", t0), ("t1", t1)):
+        if not isinstance(v, jax.core.Tracer) and not math.isfinite(float(v)):
+            raise ValueError(f"{name} must be finite, got {v}")
+    if not _is_traced((t0, t1)) and not float(t1) > float(t0):
+        raise ValueError(f"t1 must be greater than t0 (got t0={t0} ms, t1={t1} ms)")
+    if dt is not None and not _is_traced(dt):
+        dt = float(dt)
+        if not math.isfinite(dt) or dt <= 0:
+            raise ValueError(f"dt must be a positive, finite step in ms, got {dt}")
+        if not _is_traced((t0, t1)) and dt > float(t1) - float(t0):
+            raise ValueError(f"dt = {dt} ms is longer than the interval t1 - t0 = {float(t1) - float(t0)} ms")
+
+
+def _population_shapes(model, y0, stimulus, t0):
+    """Broadcast y0 to the shape of the vector field's output, with a clear error when the
+    parameters, state and stimulus disagree."""
+    try:
+        out = jax.eval_shape(model.vector_field, t0, y0, stimulus)
+    except (ValueError, TypeError) as e:
+        shapes = {
+            "state": [jnp.shape(x) for x in jax.tree.leaves(y0)],
+            "stimulus": jax.eval_shape(stimulus, t0).shape,
+        }
+        raise ValueError(f"mismatched population shapes ({shapes}): {e}") from None
+    try:
+        y0 = jax.tree.map(lambda y, o: jnp.broadcast_to(y, o.shape), y0, out)
+    except ValueError as e:
+        raise ValueError(f"mismatched population shapes between state and vector field: {e}") from None
+    return y0
+
+
+def simulate(
+    model: AbstractNeuron | AbstractDiscreteNeuron,
+    stimulus: AbstractStimulus | float | str | None = None,
+    *,
+    t1: float,
+    t0: float = 0.0,
+    dt: float | None = None,
+    solver: str | dfx.AbstractSolver = "tsit5",
+    adaptive: bool | None = None,
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+    dtype=None,
+    y0: PyTree | None = None,
+    save_every: float | str | None = None,
+    threshold: float | None = None,
+    max_spikes: int = 512,
+    max_steps: int | None = None,
+    progress: bool = False,
+) -> Simulation:
+    """Simulate a neuron or a population from `t0` to `t1` (ms).
+
+    **Arguments**
+    - `model`: a continuous `AbstractNeuron` (parameters may be arrays of the population's
+      shape) or a discrete `AbstractDiscreteNeuron` (uses its own step `dt`).
+    - `stimulus`: input current in µA/cm² — a stimulus module, a number/array, a text spec
+      (`"const:10"`), or None for no input. Arrays/per-neuron stimuli give one per neuron.
+    - `dt`: step (ms); required for fixed-step solvers, the initial step for adaptive ones.
+    - `solver`: a lower-case name (`euler`, `heun`, `midpoint`, `ralston`, `rk4`, `bosh3`,
+      `tsit5`, `dopri5`, `dopri8`, `implicit_euler`, `kvaerno3/4/5`, `expeuler`) or a
+      diffrax solver. `adaptive` (default: True for tsit5/dopri5/dopri8/bosh3/kvaerno*)
+      uses a PID controller with `rtol`, `atol` that steps exactly onto the stimulus's
+      discontinuities.
+    - `dtype`: "float32" or "float64" (default: JAX's default float).
+    - `y0`: initial state (default `model.initial_state()`).
+    - `save_every`: None keeps only spikes and the final state (O(N) memory); a number
+      saves the state every that many ms (interpolated); `"step"` saves every step.
+    - `threshold`: spike threshold in mV (default `model.default_threshold()`).
+    - `max_spikes`: spike buffer length per neuron.
+    - `progress`: show a tqdm progress bar.
+
+    Spikes are upward threshold crossings located inside steps; LIF-type models are
+    reset at the crossing time. Raises `ValueError` for bad input and `SimulationError`
+    when the solve fails (when called outside `jit`; inside, failures raise at run time).
+    """
+    if isinstance(model, AbstractDiscreteNeuron):
+        return _simulate_discrete(model, stimulus, t0=t0, t1=t1, dt=dt, dtype=dtype, y0=y0,
+                                  save_every=save_every, max_spikes=max_spikes)
+    if not isinstance(model, AbstractNeuron):
+        raise TypeError(f"model must be a hhjax neuron model, got {type(model).__name__}")
+    _check_times(t0, t1, dt)
+    if not isinstance(max_spikes, int) or max_spikes < 1:
+        raise ValueError(f"max_spikes must be a positive integer, got {max_spikes!r}")
+    name, inner = get_solver(solver)
+    if adaptive is None:
+        adaptive = name in ADAPTIVE_BY_DEFAULT
+    if adaptive and not is_adaptive_capable(inner):
+        raise ValueError(f"solver {name!r} has no error estimate, so it cannot be used adaptively")
+    if not adaptive and dt is None:
+        raise ValueError(f"solver {name!r} uses fixed steps: pass dt (ms)")
+    if isinstance(inner, ExponentialEuler):
+        try:
+            jax.eval_shape(model.decay_rates, 0.0, model.initial_state(), 0.0)
+        except NotImplementedError as e:
+            raise ValueError(str(e)) from None
+    dtype = resolve_dtype(dtype)
+    stimulus = as_stimulus(stimulus)
+    _float_leaves_finite(model, "model parameters")
+    _float_leaves_finite(stimulus, "stimulus")
+    if not _is_traced(stimulus) and not _is_traced((t0,)):
+        I0 = np.asarray(stimulus(jnp.asarray(t0, dtype)))
+        if not np.all(np.isfinite(I0)):
+            raise ValueError("stimulus returns NaN or inf")
+    model = cast_floats(model, dtype)
+    stimulus = cast_floats(stimulus, dtype)
+    y0 = model.initial_state() if y0 is None else y0
+    _float_leaves_finite(y0, "initial state y0", allow_inf=True)  # LIF: t_free = -inf
+    y0 = cast_floats(jax.tree.map(jnp.asarray, y0), dtype)
+    t0a, t1a = jnp.asarray(t0, dtype), jnp.asarray(t1, dtype)
+    y0 = _population_shapes(model, y0, stimulus, t0a)
+    thr = model.default_threshold() if threshold is None else threshold
+    thr = jnp.asarray(thr, dtype)
+
+    if save_every is None:
+        save_ts = None
+    elif isinstance(save_every, str):
+        if save_every != "step":
+            raise ValueError(f"save_every must be a number of ms, 'step' or None, got {save_every!r}")
+        save_ts = "step"
+    else:
+        if not float(save_every) > 0:
+            raise ValueError(f"save_every must be > 0 ms, got {save_every}")
+        n_save = int(math.floor((float(t1) - float(t0)) / float(save_every) + 1e-9)) + 1
+        save_ts = jnp.asarray(float(t0) + float(save_every) * np.arange(n_save), dtype)
+
+    jumps = None
+    if adaptive and not _is_traced(stimulus):
+        d = stimulus.discontinuities(float(t0), float(t1))
+        jumps = jnp.asarray(d, dtype) if d else None
+    if max_steps is None:
+        if adaptive:
+            max_steps = 1_000_000 if save_ts != "step" else 200_000
+        else:
+            max_steps = int(math.ceil((float(t1) - float(t0)) / float(dt) * (1 + 1e-12))) + 1
+    dt_arr = None if dt is None else jnp.asarray(dt, dtype)
+    config = _Config(adaptive=adaptive, rtol=rtol, atol=atol, max_steps=max_steps,
+                     max_spikes=max_spikes, progress=progress, save_step=save_ts == "step")
+    ts_arr = save_ts if not isinstance(save_ts, str) else None
+    traced = _is_traced((model, stimulus, y0, t0a, t1a))
+    sol, buf = _solve(model, stimulus, inner, y0, t0a, t1a, dt_arr, thr, ts_arr, jumps, config, throw=traced)
+    result = _collect(model, sol, buf, t0a, t1a, thr, config)
+    if not _is_traced(result):
+        _raise_on_failure(sol, buf, name, dt, max_steps, max_spikes, adaptive)
+    return result
+
+
+class _Config(eqx.Module):
+    adaptive: bool = eqx.field(static=True)
+    rtol: float = eqx.field(static=True)
+    atol: float = eqx.field(static=True)
+    max_steps: int = eqx.field(static=True)
+    max_spikes: int = eqx.field(static=True)
+    progress: bool = eqx.field(static=True)
+    save_step: bool = eqx.field(static=True)
+
+
+@eqx.filter_jit
+def _solve(model, stimulus, inner, y0, t0, t1, dt, threshold, save_ts, jumps, config, throw):
+    decay = None
+    if isinstance(inner, ExponentialEuler):
+        def decay(t, y, args):
+            return model.decay_rates(t, y, input_current(args, t))
+    term = ModelTerm(model.vector_field, decay=decay)
+    if isinstance(inner, dfx.AbstractImplicitSolver):
+        inner = eqx.tree_at(
+            lambda s: (s.root_finder.rtol, s.root_finder.atol, s.root_finder.norm),
+            inner, (config.rtol, config.atol, optx.rms_norm),
+        )
+    solver = SpikeRecorder(inner, model, threshold, config.max_spikes)
+    if config.adaptive:
+        controller = dfx.PIDController(rtol=config.rtol, atol=config.atol, jump_ts=jumps)
+    else:
+        controller = dfx.ConstantStepSize()
+    subs = [dfx.SubSaveAt(t1=True)]
+    if save_ts is not None:
+        subs.append(dfx.SubSaveAt(ts=save_ts))
+    if config.save_step:
+        subs.append(dfx.SubSaveAt(steps=True))
+    saveat = dfx.SaveAt(subs=subs, solver_state=True)
+    meter = dfx.TqdmProgressMeter() if config.progress else dfx.NoProgressMeter()
+    sol = dfx.diffeqsolve(
+        term, solver, t0, t1, dt, y0, args=stimulus, saveat=saveat, stepsize_controller=controller,
+        max_steps=config.max_steps, progress_meter=meter, throw=throw,
+    )
+    _, buf = sol.solver_state
+    return sol, buf
+
+
+def _collect(model, sol, buf: SpikeBuffer, t0, t1, thr, config) -> Simulation:
+    y_final = jax.tree.map(lambda x: x[-1], sol.ys[0])
+    ts = ys = V = None
+    if len(sol.ys) > 1:
+        ts, ys = sol.ts[1], sol.ys[1]
+        if config.save_step:
+            n = sol.stats["num_accepted_steps"]
+            if not _is_traced(n):
+                n = int(n)
+                ts = ts[:n]
+                ys = jax.tree.map(lambda x: x[:n], ys)
+        V = model.voltage(ys)
+    return Simulation(
+        t0=t0, t1=t1, y_final=y_final, spike_times=buf.times, spike_counts=buf.count,
+        ts=ts, ys=ys, V=V, stats=dict(sol.stats), threshold=thr,
+    )
+
+
+def _raise_on_failure(sol, buf, name, dt, max_steps, max_spikes, adaptive):
+    if float(buf.t_nonfinite) < math.inf:
+        raise SimulationError(
+            f"the state became NaN/inf at t = {float(buf.t_nonfinite):.6g} ms: the step "
+            f"dt = {dt} ms is unstable for solver {name!r}; use a smaller dt or an adaptive solver"
+        )
+    if sol.result == dfx.RESULTS.max_steps_reached:
+        raise SimulationError(
+            f"the solve hit its step limit (max_steps = {max_steps}) before t1"
+            + ("; loosen rtol/atol or raise max_steps" if adaptive else "")
+        )
+    if sol.result != dfx.RESULTS.successful:
+        raise SimulationError(f"the solve failed: {dfx.RESULTS[sol.result]}")
+    if int(np.max(np.asarray(buf.count), initial=0)) > max_spikes:
+        raise SimulationError(
+            f"a neuron fired {int(np.max(np.asarray(buf.count)))} spikes, more than "
+            f"max_spikes = {max_spikes}; pass a larger max_spikes"
+        )
+
+
+# --- discrete-time models ------------------------------------------------------------
+
+def _simulate_discrete(model, stimulus, *, t0, t1, dt, dtype, y0, save_every, max_spikes):
+    _check_times(t0, t1, dt)
+    if dt is not None and not math.isclose(float(dt), float(model.dt)):
+        raise ValueError(f"{type(model).__name__} steps with its own dt = {model.dt} ms; got dt = {dt}")
+    dtype = resolve_dtype(dtype)
+    stimulus = as_stimulus(stimulus)
+    _float_leaves_finite(model, "model parameters")
+    _float_leaves_finite(stimulus, "stimulus")
+    model = cast_floats(model, dtype)
+    stimulus = cast_floats(stimulus, dtype)
+    n_steps = int(round((float(t1) - float(t0)) / model.dt))
+    if n_steps < 1:
+        raise ValueError(f"t1 - t0 is shorter than one step of {model.dt} ms")
+    y0 = model.initial_state() if y0 is None else y0
+    y0 = cast_floats(jax.tree.map(jnp.asarray, y0), dtype)
+    out = _run_discrete(model, stimulus, y0, jnp.asarray(t0, dtype), n_steps, max_spikes)
+    y_final, buf, V, inputs_ok = out
+    if not _is_traced(inputs_ok) and not bool(inputs_ok):
+        raise ValueError("stimulus returns NaN or inf")
+    ts = jnp.asarray(float(t0) + model.dt * np.arange(1, n_steps + 1), dtype)
+    keep = save_every is not None
+    if not _is_traced(buf.count) and int(np.max(np.asarray(buf.count), initial=0)) > max_spikes:
+        raise SimulationError(f"more than max_spikes = {max_spikes} spikes; pass a larger max_spikes")
+    return Simulation(
+        t0=jnp.asarray(t0, dtype), t1=jnp.asarray(t1, dtype), y_final=y_final,
+        spike_times=buf.times, spike_counts=buf.count, ts=ts if keep else None, ys=None,
+        V=V if keep else None, stats={"num_steps": n_steps}, threshold=jnp.asarray(model.default_threshold(), dtype),
+    )
+
+
+@eqx.filter_jit
+def _run_discrete(model, stimulus, y0, t0, n_steps, max_spikes):
+    inputs = step_averages(stimulus, t0, model.dt, n_steps)
+    V0 = model.voltage(y0)
+    shape = jnp.broadcast_shapes(jnp.shape(V0), inputs.shape[1:])
+    y0 = jax.tree.map(lambda x: jnp.broadcast_to(x, shape), y0)
+    buf = SpikeBuffer.empty(shape, max_spikes, V0.dtype)
+
+    def body(carry, xs):
+        y, buf = carry
+        k, x = xs
+        y, fire = model.step(y, x)
+        # A spike in step k (covering [t0 + k·dt, t0 + (k+1)·dt]) is stamped at its start.
+        buf = buf.record(fire > 0, t0 + k * model.dt)
+        return (y, buf), model.voltage(y)
+
+    (y, buf), V = jax.lax.scan(body, (y0, buf), (jnp.arange(n_steps), inputs))
+    return y, buf, V, jnp.all(jnp.isfinite(inputs))
+
+

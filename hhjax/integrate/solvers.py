@@ -1,0 +1,167 @@
+"""Solvers: diffrax's by lower-case name, plus classic RK4 and exponential Euler."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+import diffrax as dfx
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from diffrax._solver.runge_kutta import AbstractERK, ButcherTableau
+from diffrax._term import WrapTerm
+
+from .._numerics import x_over_one_minus_exp
+
+
+class RK4Interpolation(dfx.AbstractLocalInterpolation):
+    """Third-order dense output of classic RK4 (Hairer, Nørsett & Wanner, II.6):
+    y(t0 + θh) = y0 + Σ b_i(θ) k_i, where k_i are the stage increments (already ×h)."""
+
+    t0: float
+    t1: float
+    y0: object
+    y1: object
+    k: object
+
+    def evaluate(self, t0, t1=None, left=True):
+        del left
+        if t1 is not None:
+            return jax.tree.map(lambda a, b: a - b, self.evaluate(t1), self.evaluate(t0))
+        theta = (t0 - self.t0) / (self.t1 - self.t0)
+        th2 = theta * theta
+        th3 = th2 * theta
+        b1 = theta - 1.5 * th2 + (2 / 3) * th3
+        b23 = th2 - (2 / 3) * th3
+        b4 = -0.5 * th2 + (2 / 3) * th3
+
+        def one(y0, k):
+            return y0 + b1 * k[0] + b23 * (k[1] + k[2]) + b4 * k[3]
+
+        return jax.tree.map(one, self.y0, self.k)
+
+
+_rk4_tableau = ButcherTableau(
+    a_lower=(np.array([0.5]), np.array([0.0, 0.5]), np.array([0.0, 0.0, 1.0])),
+    b_sol=np.array([1 / 6, 1 / 3, 1 / 3, 1 / 6]),
+    b_error=np.zeros(4),
+    c=np.array([0.5, 0.5, 1.0]),
+)
+
+
+class RK4(AbstractERK):
+    """The classic fourth-order Runge–Kutta method (fixed steps only)."""
+
+    tableau: ClassVar[ButcherTableau] = _rk4_tableau
+    interpolation_cls: ClassVar[Callable[..., RK4Interpolation]] = RK4Interpolation
+
+    def order(self, terms):
+        return 4
+
+
+class ExponentialEulerInterpolation(dfx.AbstractLocalInterpolation):
+    """y(t) = y0 + (t − t0)·f·φ1(−λ(t − t0)): exact inside a step for frozen tv-LIF rates."""
+
+    t0: float
+    t1: float
+    y0: object
+    f: object
+    lam: object
+
+    def evaluate(self, t0, t1=None, left=True):
+        del left
+        if t1 is not None:
+            return jax.tree.map(lambda a, b: a - b, self.evaluate(t1), self.evaluate(t0))
+        h = t0 - self.t0
+        return jax.tree.map(lambda y, fi, li: y + h * fi / x_over_one_minus_exp(li * h), self.y0, self.f, self.lam)
+
+
+class ExponentialEuler(dfx.AbstractSolver):
+    """Exponential Euler with the model's diagonal linearisation:
+    y1 = y0 + h·φ1(−λh)·f(y0), φ1(z) = (e^z − 1)/z, where λ ≥ 0 (1/ms) is the model's
+    `decay_rates`. Exact for every tv-LIF component with frozen τ and rest (the HH gates
+    over one step); reduces to Euler where λ = 0. First order; fixed steps.
+
+    Needs the term to be a `ModelTerm` (built by `hhjax.simulate`).
+    """
+
+    term_structure: ClassVar = dfx.AbstractTerm
+    interpolation_cls: ClassVar = ExponentialEulerInterpolation
+
+    def order(self, terms):
+        return 1
+
+    def init(self, terms, t0, t1, y0, args):
+        return None
+
+    def step(self, terms, t0, t1, y0, args, solver_state, made_jump):
+        del solver_state, made_jump
+        h = terms.contr(t0, t1)
+        f, lam = vf_and_decay(terms, t0, y0, args)
+        y1 = jax.tree.map(lambda y, fi, li: y + h * fi / x_over_one_minus_exp(li * h), y0, f, lam)
+        return y1, None, dict(y0=y0, f=f, lam=lam), None, dfx.RESULTS.successful
+
+    def func(self, terms, t0, y0, args):
+        return terms.vf(t0, y0, args)
+
+
+class ModelTerm(dfx.ODETerm):
+    """An `ODETerm` that also carries the model's decay rates (for `ExponentialEuler`).
+
+    `decay(t, y, args)` returns the pytree of linear decay rates λ (1/ms)."""
+
+    decay: Callable = eqx.field(static=False, default=None)
+
+    def vf_and_decay(self, t, y, args):
+        return self.vf(t, y, args), self.decay(t, y, args)
+
+
+def vf_and_decay(term, t, y, args):
+    """(f, λ) from a `ModelTerm`, looking through diffrax's forward-time `WrapTerm`."""
+    while not hasattr(term, "vf_and_decay"):
+        if not isinstance(term, WrapTerm):
+            raise TypeError("ExponentialEuler needs a hhjax ModelTerm with decay rates (use hhjax.simulate)")
+        term = term.term  # simulate only integrates forward in time (direction = 1)
+    return term.vf_and_decay(t, y, args)
+
+
+# Lower-case names of the solvers accepted by `simulate` and the CLI.
+SOLVERS: dict[str, Callable[[], dfx.AbstractSolver]] = {
+    "euler": dfx.Euler,
+    "heun": dfx.Heun,
+    "midpoint": dfx.Midpoint,
+    "ralston": dfx.Ralston,
+    "bosh3": dfx.Bosh3,
+    "rk4": RK4,
+    "tsit5": dfx.Tsit5,
+    "dopri5": dfx.Dopri5,
+    "dopri8": dfx.Dopri8,
+    "implicit_euler": dfx.ImplicitEuler,
+    "kvaerno3": dfx.Kvaerno3,
+    "kvaerno4": dfx.Kvaerno4,
+    "kvaerno5": dfx.Kvaerno5,
+    "expeuler": ExponentialEuler,
+}
+
+# Solvers run with an adaptive PID step-size controller unless told otherwise.
+ADAPTIVE_BY_DEFAULT = {"bosh3", "tsit5", "dopri5", "dopri8", "kvaerno3", "kvaerno4", "kvaerno5"}
+
+
+def get_solver(solver) -> tuple[str, dfx.AbstractSolver]:
+    """Resolve a solver name (case-insensitive) or instance to (name, instance)."""
+    if isinstance(solver, dfx.AbstractSolver):
+        return type(solver).__name__.lower(), solver
+    if not isinstance(solver, str):
+        raise TypeError(f"solver must be a name or a diffrax solver, got {type(solver).__name__}")
+    name = solver.strip().lower().replace("-", "_")
+    if name not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; choose from {sorted(SOLVERS)}")
+    return name, SOLVERS[name]()
+
+
+def is_adaptive_capable(solver: dfx.AbstractSolver) -> bool:
+    return isinstance(solver, dfx.AbstractAdaptiveSolver) and not isinstance(solver, (RK4,))
+
+

@@ -1,0 +1,108 @@
+"""Leaky integrate-and-fire neurons with constant and time-varying parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike
+
+from ..stimuli import as_stimulus
+from .base import AbstractNeuron, tvlif_derivative
+
+
+class LIFState(eqx.Module):
+    """V (mV) and `t_free` (ms): the time at which the current refractory period ends
+    (−inf when the neuron has not spiked)."""
+
+    V: Array
+    t_free: Array
+
+
+class AbstractIntegrateAndFire(AbstractNeuron):
+    """Shared threshold/reset/refractory machinery. Subclasses give
+    `membrane(t) -> (tau ms, rest mV, gain kΩ·cm²)` and the fields V_reset, V_th, t_ref."""
+
+    def membrane(self, t):
+        raise NotImplementedError
+
+    def _start(self, V, *shapes) -> LIFState:
+        V = jnp.asarray(V) + jnp.zeros(jnp.broadcast_shapes(jnp.shape(V), jnp.shape(self.V_th), *shapes))
+        return LIFState(V=V, t_free=jnp.full_like(V, -jnp.inf))
+
+    def dynamics(self, t, y: LIFState, current) -> LIFState:
+        tau, rest, gain = self.membrane(t)
+        dV = tvlif_derivative(y.V, tau, rest, gain, current)
+        free = t >= y.t_free
+        return LIFState(V=jnp.where(free, dV, jnp.zeros_like(dV)), t_free=jnp.zeros_like(y.t_free))
+
+    def decay_rates(self, t, y: LIFState, current) -> LIFState:
+        tau, _, _ = self.membrane(t)
+        rate = jnp.where(t >= y.t_free, 1 / tau, jnp.zeros_like(y.V))
+        return LIFState(V=rate, t_free=jnp.zeros_like(y.t_free))
+
+    def voltage(self, y) -> Array:
+        return y.V
+
+    def default_threshold(self):
+        return self.V_th
+
+    @property
+    def has_reset(self) -> bool:
+        return True
+
+    def refractory_end(self, y: LIFState):
+        return y.t_free
+
+    def reset(self, t_spike, y: LIFState) -> LIFState:
+        V = jnp.broadcast_to(jnp.asarray(self.V_reset, y.V.dtype), y.V.shape)
+        return LIFState(V=V, t_free=jnp.broadcast_to(t_spike + self.t_ref, y.V.shape).astype(y.V.dtype))
+
+
+class LIF(AbstractIntegrateAndFire):
+    """Leaky integrate-and-fire: tau dV/dt = −(V − V_rest) + R·I while not refractory.
+
+    On crossing `V_th` upward the neuron spikes, V is set to `V_reset` and held there for
+    `t_ref` ms. Resets happen at the located crossing time inside a step (see
+    `hhjax.simulate`). Units: tau, t_ref in ms; potentials in mV; R in kΩ·cm² (so R·I with
+    I in µA/cm² is in mV).
+    """
+
+    tau: ArrayLike = 10.0
+    V_rest: ArrayLike = -65.0
+    V_reset: ArrayLike = -65.0
+    V_th: ArrayLike = -50.0
+    R: ArrayLike = 10.0
+    t_ref: ArrayLike = 2.0
+
+    def membrane(self, t):
+        return self.tau, self.V_rest, self.R
+
+    def initial_state(self, V: ArrayLike | None = None) -> LIFState:
+        return self._start(self.V_rest if V is None else V, jnp.shape(self.tau), jnp.shape(self.R))
+
+
+class TVLIF(AbstractIntegrateAndFire):
+    """Time-varying-parameter LIF (tv-LIF): tau(t) dV/dt = −(V − rest(t)) + gain(t)·I(t),
+    with threshold, reset and refractory period as in `LIF`.
+
+    `tau`, `rest` and `gain` are functions of time (ms) — any stimulus module (e.g.
+    `Sine`, `Sampled`) or a number for a constant. Units as in `LIF`. When the parameters
+    depend on other state rather than on time, assemble the model from
+    `hhjax.tvlif_derivative` instead (as `TVLIFGateForm` and `TVLIF2HH` do).
+    """
+
+    tau: Callable = eqx.field(converter=as_stimulus)
+    rest: Callable = eqx.field(converter=as_stimulus)
+    gain: Callable = eqx.field(converter=as_stimulus)
+    V_reset: ArrayLike = -65.0
+    V_th: ArrayLike = -50.0
+    t_ref: ArrayLike = 2.0
+    V0: ArrayLike = -65.0
+
+    def membrane(self, t):
+        return self.tau(t), self.rest(t), self.gain(t)
+
+    def initial_state(self) -> LIFState:
+        return self._start(self.V0)

@@ -1,0 +1,428 @@
+"""Input currents as pure functions of time.
+
+Every stimulus is an `equinox.Module` whose `__call__(t)` returns the injected current in
+µA/cm² at time `t` (ms).  They are pytrees, so they can be jitted, vmapped and
+differentiated.  Parameters may be scalars or arrays with the population's shape, which
+gives one stimulus per neuron; `Stacked` combines stimuli of different kinds into one
+per-neuron stimulus.
+
+`discontinuities(t0, t1)` lists the times in [t0, t1] where the current jumps, so that
+adaptive solvers can step exactly onto them (see `hhjax.simulate`).
+"""
+
+from __future__ import annotations
+
+import math
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+from jaxtyping import Array, ArrayLike
+
+
+class AbstractStimulus(eqx.Module):
+    """Base class: a current I(t) in µA/cm² for t in ms."""
+
+    def __call__(self, t: ArrayLike) -> Array:
+        raise NotImplementedError
+
+    def discontinuities(self, t0: float, t1: float) -> list[float]:
+        """Times (ms) in (t0, t1) where the current is discontinuous. Default: none."""
+        del t0, t1
+        return []
+
+
+def _periodic_edges(t0, t1, period, offsets) -> list[float]:
+    period = float(np.max(np.asarray(period)))
+    if not math.isfinite(period) or period <= 0:
+        return []
+    out = []
+    k0 = math.floor(t0 / period) - 1
+    k1 = math.ceil(t1 / period) + 1
+    for k in range(k0, k1 + 1):
+        for off in offsets:
+            for o in np.atleast_1d(np.asarray(off, dtype=float)):
+                t = k * period + o
+                if t0 < t < t1:
+                    out.append(float(t))
+    return sorted(set(out))
+
+
+class Constant(AbstractStimulus):
+    """I(t) = `current` (µA/cm²)."""
+
+    current: ArrayLike = 0.0
+
+    def __call__(self, t):
+        return jnp.asarray(self.current) + jnp.zeros_like(jnp.asarray(t))
+
+
+class Step(AbstractStimulus):
+    """I(t) = `I_off` for t < `t_on`, `I_on` for t ≥ `t_on` (µA/cm², ms)."""
+
+    I_off: ArrayLike
+    I_on: ArrayLike
+    t_on: ArrayLike
+
+    def __call__(self, t):
+        return jnp.where(t < self.t_on, self.I_off, self.I_on)
+
+    def discontinuities(self, t0, t1):
+        return [float(x) for x in np.atleast_1d(np.asarray(self.t_on)) if t0 < x < t1]
+
+
+class PulseTrain(AbstractStimulus):
+    """Rectangular pulses: `amplitude` for `width` ms every `period` ms from `start` on,
+    `baseline` otherwise; `n_pulses` (None: unlimited) bounds the number of pulses."""
+
+    amplitude: ArrayLike
+    width: ArrayLike
+    period: ArrayLike
+    start: ArrayLike = 0.0
+    baseline: ArrayLike = 0.0
+    n_pulses: int | None = eqx.field(static=True, default=None)
+
+    def __call__(self, t):
+        since = t - self.start
+        phase = jnp.mod(since, self.period)
+        on = (since >= 0) & (phase < self.width)
+        if self.n_pulses is not None:
+            on = on & (since < self.n_pulses * self.period)
+        return jnp.where(on, self.baseline + self.amplitude, self.baseline)
+
+    def discontinuities(self, t0, t1):
+        start = float(np.min(np.asarray(self.start)))
+        edges = _periodic_edges(t0, t1, self.period, [0.0, self.width])
+        edges = [e + start for e in edges] + [start]
+        if self.n_pulses is not None:
+            edges = [e for e in edges if e <= start + self.n_pulses * float(np.max(self.period))]
+        return sorted({e for e in edges if t0 < e < t1})
+
+
+class Ramp(AbstractStimulus):
+    """I(t) = `I0` + `slope`·(t − `t_start`) for t ≥ `t_start`, `I0` before (µA/cm², /ms)."""
+
+    I0: ArrayLike
+    slope: ArrayLike
+    t_start: ArrayLike = 0.0
+
+    def __call__(self, t):
+        return self.I0 + self.slope * jnp.maximum(t - self.t_start, 0.0)
+
+
+class Sine(AbstractStimulus):
+    """I(t) = `I0` + `A`·sin(2π t/`period` + `phase`) (µA/cm², ms, rad)."""
+
+    I0: ArrayLike
+    A: ArrayLike
+    period: ArrayLike
+    phase: ArrayLike = 0.0
+
+    def __call__(self, t):
+        return self.I0 + self.A * jnp.sin(2 * jnp.pi * t / self.period + self.phase)
+
+
+class Square(AbstractStimulus):
+    """`I_low` for the first `duty`·period of each period, `I_high` for the rest."""
+
+    I_low: ArrayLike
+    I_high: ArrayLike
+    period: ArrayLike
+    duty: ArrayLike = 0.5
+
+    def __call__(self, t):
+        phase = jnp.mod(t, self.period)
+        return jnp.where(phase < self.duty * self.period, self.I_low, self.I_high)
+
+    def discontinuities(self, t0, t1):
+        return _periodic_edges(t0, t1, self.period, [0.0, np.asarray(self.duty) * np.asarray(self.period)])
+
+
+class Sawtooth(AbstractStimulus):
+    """Rises linearly from `I_low` to `I_high` over each `period`, then drops back."""
+
+    I_low: ArrayLike
+    I_high: ArrayLike
+    period: ArrayLike
+
+    def __call__(self, t):
+        frac = jnp.mod(t, self.period) / self.period
+        return self.I_low + (self.I_high - self.I_low) * frac
+
+    def discontinuities(self, t0, t1):
+        return _periodic_edges(t0, t1, self.period, [0.0])
+
+
+class Triangle(AbstractStimulus):
+    """Symmetric triangle: `I_low` at t = 0 mod period, `I_high` at half period."""
+
+    I_low: ArrayLike
+    I_high: ArrayLike
+    period: ArrayLike
+
+    def __call__(self, t):
+        frac = jnp.mod(t, self.period) / self.period
+        return self.I_low + (self.I_high - self.I_low) * (1 - jnp.abs(2 * frac - 1))
+
+
+class Sampled(AbstractStimulus):
+    """A recorded current, linearly interpolated: `values[..., k]` at `ts[k]` (ms).
+
+    `values` has shape (K,) for one current or (N, K) for one per neuron. Outside
+    [ts[0], ts[-1]] the end values are held.
+    """
+
+    ts: Array
+    values: Array
+
+    def __check_init__(self):
+        ts = np.asarray(self.ts) if not isinstance(self.ts, jax.core.Tracer) else None
+        if ts is not None:
+            if ts.ndim != 1:
+                raise ValueError(f"Sampled: ts must be 1-D, got shape {ts.shape}")
+            if np.shape(self.values)[-1] != ts.shape[0]:
+                raise ValueError(
+                    f"Sampled: values has {np.shape(self.values)[-1]} samples along its last "
+                    f"axis but ts has {ts.shape[0]}"
+                )
+            if ts.shape[0] < 2 or not np.all(np.diff(ts) > 0):
+                raise ValueError("Sampled: ts must hold at least two strictly increasing times")
+
+    def __call__(self, t):
+        idx = jnp.clip(jnp.searchsorted(self.ts, t, side="right") - 1, 0, self.ts.shape[0] - 2)
+        ta = self.ts[idx]
+        tb = self.ts[idx + 1]
+        w = jnp.clip((t - ta) / (tb - ta), 0.0, 1.0)
+        if self.values.ndim > 1 and jnp.ndim(t) > 0:  # one time per neuron
+            va = jnp.take_along_axis(self.values, idx[..., None], axis=-1)[..., 0]
+            vb = jnp.take_along_axis(self.values, idx[..., None] + 1, axis=-1)[..., 0]
+        else:
+            va = jnp.take(self.values, idx, axis=-1)
+            vb = jnp.take(self.values, idx + 1, axis=-1)
+        return va + w * (vb - va)
+
+
+def ornstein_uhlenbeck(
+    key: Array,
+    *,
+    mean: float,
+    sigma: float,
+    tau: float,
+    t1: float,
+    dt: float = 0.05,
+    t0: float = 0.0,
+    shape: tuple[int, ...] = (),
+    dtype=None,
+) -> Sampled:
+    """Seeded Ornstein–Uhlenbeck current, sampled exactly every `dt` ms and interpolated.
+
+    dI = −(I − mean)/tau dt + sigma·sqrt(2/tau) dW, started from its stationary law, so the
+    stationary standard deviation is `sigma` (µA/cm²). `shape` gives one independent
+    process per neuron. Uses the exact discretisation, so it is a pure function of `key`.
+    """
+    if tau <= 0 or dt <= 0 or sigma < 0 or t1 <= t0:
+        raise ValueError("ornstein_uhlenbeck needs tau > 0, dt > 0, sigma >= 0 and t1 > t0")
+    dtype = dtype or jnp.result_type(float)
+    n = int(math.ceil((t1 - t0) / dt)) + 1
+    ts = t0 + dt * jnp.arange(n, dtype=dtype)
+    decay = math.exp(-dt / tau)
+    noise = jr.normal(key, (n,) + shape, dtype=dtype)
+    scale = sigma * math.sqrt(1 - decay * decay)
+
+    def body(x, z):
+        x = mean + decay * (x - mean) + scale * z
+        return x, x
+
+    x0 = mean + sigma * noise[0]
+    _, xs = jax.lax.scan(body, x0, noise[1:])
+    values = jnp.concatenate([x0[None], xs], axis=0)
+    return Sampled(ts=ts, values=jnp.moveaxis(values, 0, -1))
+
+
+class Stacked(AbstractStimulus):
+    """One stimulus per neuron, of any kinds: output shape (len(stimuli),)."""
+
+    stimuli: tuple[AbstractStimulus, ...]
+
+    def __call__(self, t):
+        # A scalar t serves every neuron; an array t holds one time per neuron.
+        if jnp.ndim(t) == 0:
+            return jnp.stack([jnp.broadcast_to(s(t), jnp.shape(t)) for s in self.stimuli], axis=-1)
+        return jnp.stack([s(t[..., i]) for i, s in enumerate(self.stimuli)], axis=-1)
+
+    def discontinuities(self, t0, t1):
+        return sorted({d for s in self.stimuli for d in s.discontinuities(t0, t1)})
+
+
+class Sum(AbstractStimulus):
+    """The sum of several stimuli."""
+
+    stimuli: tuple[AbstractStimulus, ...]
+
+    def __call__(self, t):
+        out = self.stimuli[0](t)
+        for s in self.stimuli[1:]:
+            out = out + s(t)
+        return out
+
+    def discontinuities(self, t0, t1):
+        return sorted({d for s in self.stimuli for d in s.discontinuities(t0, t1)})
+
+
+# --- the five waveforms of He et al. (2024), `simplified_simulation/main.m` -----------
+
+PAPER_PERIOD_MS = 8.5
+
+
+class PaperSquare(AbstractStimulus):
+    """9 − 15.5·sign(mod(⌊t⌋, 8.5) − 3.751): 24.5 while mod(⌊t⌋, 8.5) < 3.751, else −6.5."""
+
+    def __call__(self, t):
+        return 9.0 - 15.5 * jnp.sign(jnp.mod(jnp.floor(t), PAPER_PERIOD_MS) - 3.751)
+
+    def discontinuities(self, t0, t1):
+        return [float(k) for k in range(math.floor(t0) + 1, math.ceil(t1)) if t0 < k < t1]
+
+
+class PaperSawtooth(AbstractStimulus):
+    """6.5 + (11/8.5)·(mod(t, 8.5) + 8.5/2): rises 12 → 23 over each 8.5 ms period."""
+
+    def __call__(self, t):
+        f = PAPER_PERIOD_MS
+        return 6.5 + (11.0 / f) * (jnp.mod(t, f) + f / 2)
+
+    def discontinuities(self, t0, t1):
+        return _periodic_edges(t0, t1, PAPER_PERIOD_MS, [0.0])
+
+
+class PaperTriangle(AbstractStimulus):
+    """7 + (7/8.5)·|mod(t, 8.5) − 8.5/2|: between 7 and 10.5, period 8.5 ms."""
+
+    def __call__(self, t):
+        f = PAPER_PERIOD_MS
+        return 7.0 + (7.0 / f) * jnp.abs(jnp.mod(t, f) - f / 2)
+
+
+def paper_waveforms() -> dict[str, AbstractStimulus]:
+    """The five input currents of the paper's Fig. 3 script (spec §3.1), by name."""
+    return {
+        "const": Constant(9.0),
+        "sine": Sine(I0=11.5, A=-19.0, period=2 * math.pi / 1.2),
+        "square": PaperSquare(),
+        "sawtooth": PaperSawtooth(),
+        "triangle": PaperTriangle(),
+    }
+
+
+# --- text specs used by the CLI --------------------------------------------------------
+
+_SPEC_KINDS = {
+    "const": (Constant, ("current",)),
+    "step": (Step, ("I_off", "I_on", "t_on")),
+    "sine": (Sine, ("I0", "A", "period")),
+    "square": (Square, ("I_low", "I_high", "period")),
+    "sawtooth": (Sawtooth, ("I_low", "I_high", "period")),
+    "triangle": (Triangle, ("I_low", "I_high", "period")),
+    "ramp": (Ramp, ("I0", "slope", "t_start")),
+    "pulses": (PulseTrain, ("amplitude", "width", "period", "start")),
+}
+
+
+def parse_stimulus(spec: str) -> AbstractStimulus:
+    """Build a stimulus from a text spec such as `const:10`, `step:0,10,50`,
+    `sine:I0,A,period`, `square:I_low,I_high,period`, `sawtooth:lo,hi,period`,
+    `triangle:lo,hi,period`, `ramp:I0,slope[,t_start]`, `pulses:amp,width,period[,start]`,
+    `ou:mean,sigma,tau,t1[,seed]` or `paper:{const,sine,square,sawtooth,triangle}`.
+    Currents in µA/cm², times in ms.
+    """
+    kind, _, rest = spec.partition(":")
+    kind = kind.strip().lower()
+    if kind == "paper":
+        waves = paper_waveforms()
+        if rest not in waves:
+            raise ValueError(f"unknown paper waveform {rest!r}; choose from {sorted(waves)}")
+        return waves[rest]
+    try:
+        values = [float(v) for v in rest.split(",")] if rest.strip() else []
+    except ValueError:
+        raise ValueError(f"stimulus spec {spec!r}: parameters must be numbers") from None
+    if any(not math.isfinite(v) for v in values):
+        raise ValueError(f"stimulus spec {spec!r}: parameters must be finite")
+    if kind == "ou":
+        if len(values) not in (4, 5):
+            raise ValueError("stimulus spec 'ou' takes mean,sigma,tau,t1[,seed]")
+        seed = int(values[4]) if len(values) == 5 else 0
+        return ornstein_uhlenbeck(
+            jr.PRNGKey(seed), mean=values[0], sigma=values[1], tau=values[2], t1=values[3]
+        )
+    if kind not in _SPEC_KINDS:
+        raise ValueError(
+            f"unknown stimulus kind {kind!r} in {spec!r}; choose from "
+            f"{sorted(list(_SPEC_KINDS) + ['ou', 'paper'])}"
+        )
+    cls, names = _SPEC_KINDS[kind]
+    required = len([n for n in names if n not in ("t_start", "start")])
+    if not (required <= len(values) <= len(names)):
+        raise ValueError(f"stimulus spec {kind!r} takes {','.join(names)}; got {len(values)} values")
+    return cls(**dict(zip(names, values)))
+
+
+def as_stimulus(stimulus) -> AbstractStimulus:
+    """Accept a stimulus, a number/array (constant current) or a text spec."""
+    if isinstance(stimulus, AbstractStimulus):
+        return stimulus
+    if isinstance(stimulus, str):
+        return parse_stimulus(stimulus)
+    if stimulus is None:
+        return Constant(0.0)
+    if callable(stimulus):
+        return Function(stimulus)
+    return Constant(stimulus)
+
+
+class Function(AbstractStimulus):
+    """Wrap a user function `t -> current` (pure, jax-traceable)."""
+
+    fn: object = eqx.field(static=True)
+
+    def __call__(self, t):
+        return jnp.asarray(self.fn(t))
+
+
+def step_averages(stimulus: AbstractStimulus, t0: float, dt: float, n_steps: int, samples: int = 1000):
+    """Mean current over each step [t0 + k·dt, t0 + (k+1)·dt], k < n_steps (midpoint rule
+    on `samples` points per step). Returns shape (n_steps, *population)."""
+    h = dt / samples
+    offsets = (jnp.arange(samples) + 0.5) * h
+
+    def one(k):
+        ts = t0 + k * dt + offsets
+        return jnp.mean(jax.vmap(stimulus)(ts), axis=0)
+
+    return jax.lax.map(one, jnp.arange(n_steps))
+
+
+__all__ = [
+    "AbstractStimulus",
+    "Constant",
+    "Step",
+    "PulseTrain",
+    "Ramp",
+    "Sine",
+    "Square",
+    "Sawtooth",
+    "Triangle",
+    "Sampled",
+    "Stacked",
+    "Sum",
+    "Function",
+    "ornstein_uhlenbeck",
+    "PaperSquare",
+    "PaperSawtooth",
+    "PaperTriangle",
+    "paper_waveforms",
+    "parse_stimulus",
+    "as_stimulus",
+    "step_averages",
+]
