@@ -230,12 +230,18 @@ def simulate(
         save_ts = jnp.asarray(float(t0) + float(save_every) * np.arange(n_save), dtype)
 
     jumps = None
-    if adaptive and not _is_traced(stimulus):
+    if not _is_traced(stimulus) and not _is_traced((t0, t1)):
         d = stimulus.discontinuities(float(t0), float(t1))
         jumps = jnp.asarray(d, dtype) if d else None
+    step_ts = None
+    if not adaptive and not _is_traced((t0, t1, dt)):
+        step_ts = fixed_step_grid(float(t0), float(t1), float(dt), None if jumps is None else np.asarray(jumps), dtype)
+        jumps = None
     if max_steps is None:
         if adaptive:
             max_steps = 1_000_000 if save_ts != "step" else 200_000
+        elif step_ts is not None:
+            max_steps = int(step_ts.shape[0])
         else:
             max_steps = int(math.ceil((float(t1) - float(t0)) / float(dt) * (1 + 1e-12))) + 1
     dt_arr = None if dt is None else jnp.asarray(dt, dtype)
@@ -243,7 +249,8 @@ def simulate(
                      max_spikes=max_spikes, progress=progress, save_step=save_ts == "step")
     ts_arr = save_ts if not isinstance(save_ts, str) else None
     traced = _is_traced((model, stimulus, y0, t0a, t1a))
-    sol, buf = _solve(model, stimulus, inner, y0, t0a, t1a, dt_arr, thr, ts_arr, jumps, config, throw=traced)
+    sol, buf = _solve(model, stimulus, inner, y0, t0a, t1a, dt_arr, thr, ts_arr, jumps, step_ts, config,
+                      throw=traced)
     result = _collect(model, sol, buf, t0a, t1a, thr, config)
     if not _is_traced(result):
         _raise_on_failure(sol, buf, name, dt, max_steps, max_spikes, adaptive)
@@ -261,7 +268,7 @@ class _Config(eqx.Module):
 
 
 @eqx.filter_jit
-def _solve(model, stimulus, inner, y0, t0, t1, dt, threshold, save_ts, jumps, config, throw):
+def _solve(model, stimulus, inner, y0, t0, t1, dt, threshold, save_ts, jumps, step_ts, config, throw):
     decay = None
     if isinstance(inner, ExponentialEuler):
         def decay(t, y, args):
@@ -275,6 +282,9 @@ def _solve(model, stimulus, inner, y0, t0, t1, dt, threshold, save_ts, jumps, co
     solver = SpikeRecorder(inner, model, threshold, config.max_spikes)
     if config.adaptive:
         controller = dfx.PIDController(rtol=config.rtol, atol=config.atol, jump_ts=jumps)
+    elif step_ts is not None:
+        controller = dfx.StepTo(ts=step_ts)
+        dt = None
     else:
         controller = dfx.ConstantStepSize()
     subs = [dfx.SubSaveAt(t1=True)]
@@ -290,6 +300,27 @@ def _solve(model, stimulus, inner, y0, t0, t1, dt, threshold, save_ts, jumps, co
     )
     _, buf = sol.solver_state
     return sol, buf
+
+
+def fixed_step_grid(t0: float, t1: float, dt: float, jumps, dtype) -> Array:
+    """Equal steps of (t1 − t0)/ceil((t1 − t0)/dt) ms. A stimulus discontinuity that falls
+    on a grid point is split into the float just before and just after it, so that no
+    step evaluates the stimulus on the far side of a jump (as diffrax does for adaptive
+    steps)."""
+    n = max(1, int(math.ceil((t1 - t0) / dt - 1e-9)))
+    grid = t0 + (t1 - t0) * (np.arange(n + 1) / n)
+    grid[-1] = t1
+    grid = grid.astype(dtype)
+    if jumps is not None and len(jumps):
+        h = (t1 - t0) / n
+        pts = list(grid)
+        for j in np.asarray(jumps, dtype=dtype):
+            k = int(round((float(j) - t0) / h))
+            if 0 < k < n and abs(float(grid[k]) - float(j)) <= 1e-6 * h:
+                pts[k] = np.nextafter(j, dtype.type(-np.inf), dtype=dtype)
+                pts.append(np.nextafter(j, dtype.type(np.inf), dtype=dtype))
+        grid = np.unique(np.asarray(pts, dtype=dtype))
+    return jnp.asarray(grid)
 
 
 def _collect(model, sol, buf: SpikeBuffer, t0, t1, thr, config) -> Simulation:

@@ -50,7 +50,8 @@ class SpikeBuffer(eqx.Module):
 
     def record(self, fired: Array, t_spike: Array) -> "SpikeBuffer":
         k = self.times.shape[-1]
-        slot = jnp.arange(k) == self.count[..., None]
+        slots = jnp.arange(k, dtype=self.count.dtype).reshape((1,) * self.count.ndim + (k,))
+        slot = slots == self.count[..., None]
         write = slot & fired[..., None]
         t_spike = jnp.broadcast_to(t_spike, fired.shape).astype(self.times.dtype)
         times = jnp.where(write, t_spike[..., None], self.times)

@@ -1,0 +1,100 @@
+"""Rate functions at their removable singularities, and the tv-LIF identities."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import hhjax as hj
+
+
+def _g(x):
+    """x/(1 - e^-x) in float64 numpy (reference away from 0)."""
+    return x / -np.expm1(-x)
+
+
+def _dg(x):
+    """Analytic derivative of x/(1 - e^-x), with its Taylor series near 0."""
+    x = np.asarray(x, dtype=np.float64)
+    small = np.abs(x) < 1e-3
+    xs = np.where(small, 1.0, x)
+    e = np.exp(-xs)
+    direct = (1 - e - xs * e) / (1 - e) ** 2
+    return np.where(small, 0.5 + x / 6 - x**3 / 180, direct)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_exprel_values_and_gradients(dtype):
+    xs = np.array([0.0, 1e-12, -1e-9, 1e-6, -1e-4, 5e-3, -9.99e-3, 1e-2, 0.3, -2.0, 7.0])
+    vals = hj.x_over_one_minus_exp(jnp.asarray(xs, dtype))
+    grads = jax.vmap(jax.grad(hj.x_over_one_minus_exp))(jnp.asarray(xs, dtype))
+    ref = np.where(xs == 0, 1.0, _g(np.where(xs == 0, 1.0, xs)))
+    rtol = 2e-7 if dtype == jnp.float32 else 1e-14
+    np.testing.assert_allclose(np.asarray(vals, np.float64), ref, rtol=4 * rtol)
+    np.testing.assert_allclose(np.asarray(grads, np.float64), _dg(xs), rtol=5e-5 if dtype == jnp.float32 else 1e-10)
+    assert vals.dtype == dtype and grads.dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+@pytest.mark.parametrize(
+    "model, rate, v_sing, limit, slope",
+    [
+        (hj.HodgkinHuxley(), "alpha_m", -40.0, 1.0, 0.05),
+        (hj.HodgkinHuxley(), "alpha_n", -55.0, 0.1, 0.005),
+        (hj.HodgkinHuxley.shifted(), "alpha_m", 25.0, 1.0, 0.05),
+        (hj.HodgkinHuxley.shifted(), "alpha_n", 10.0, 0.1, 0.005),
+    ],
+)
+def test_rates_finite_at_singular_voltage(model, rate, v_sing, limit, slope, dtype):
+    fn = getattr(hj.cast_floats(model, dtype), rate)
+    V = jnp.asarray(v_sing, dtype)
+    assert float(fn(V)) == pytest.approx(limit, rel=1e-6)
+    # d/dV [A(V - Vh)/(1 - e^{-(V - Vh)/k})] at V = Vh is A/2.
+    assert float(jax.grad(fn)(V)) == pytest.approx(slope, rel=1e-5)
+    # the whole HH vector field and its Jacobian stay finite at the singular voltage
+    m = hj.cast_floats(model, dtype)
+    y = m.steady_state(V)
+    f = m.vector_field(jnp.asarray(0.0, dtype), y, jnp.asarray(1.0, dtype))
+    jac = jax.jacfwd(lambda V: m.vector_field(jnp.asarray(0.0, dtype), m.steady_state(V), jnp.asarray(1.0, dtype)))(V)
+    assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves((f, jac)))
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+@pytest.mark.parametrize("model", [hj.HodgkinHuxley(), hj.HodgkinHuxley.shifted()], ids=["standard", "shifted"])
+def test_gate_identity_alpha_beta_equals_tvlif(model, dtype):
+    """α(1−x) − βx = −(x − x∞)/τ for every V, the singular voltages included."""
+    m = hj.cast_floats(model, dtype)
+    shift = float(m.V_rest) + 65.0
+    V = jnp.concatenate([jnp.linspace(-120.0, 80.0, 2001, dtype=dtype) + shift,
+                         jnp.asarray([-40.0, -55.0], dtype) + shift])
+    x = jnp.linspace(0.0, 1.0, V.shape[0], dtype=dtype)
+    eps = float(jnp.finfo(dtype).eps)
+    for a, b in m.gate_rates(V).values():
+        tau, x_inf = hj.gate_tvlif(a, b)
+        lhs = a * (1 - x) - b * x
+        rhs = -(x - x_inf) / tau
+        scale = np.asarray(jnp.abs(a) + jnp.abs(b) + 1)
+        assert np.all(np.abs(np.asarray(lhs - rhs)) <= 8 * eps * scale)
+        assert np.all(np.isfinite(np.asarray(tau))) and np.all((np.asarray(x_inf) >= 0) & (np.asarray(x_inf) <= 1))
+
+
+def test_membrane_as_one_tvlif():
+    """C dV/dt = −g_s (V − E_s) + I equals the HH membrane equation."""
+    m = hj.HodgkinHuxley()
+    key = jax.random.PRNGKey(0)
+    V = jax.random.uniform(key, (500,), minval=-90.0, maxval=50.0)
+    y = hj.HHState(V=V, m=jnp.full_like(V, 0.3), h=jnp.full_like(V, 0.4), n=jnp.full_like(V, 0.5))
+    I = 7.0
+    tau, E_s, R = m.membrane_tvlif(y)
+    via_tvlif = hj.tvlif_derivative(V, tau, E_s, R, I)
+    direct = m.vector_field(0.0, y, I).V
+    np.testing.assert_allclose(np.asarray(via_tvlif), np.asarray(direct), rtol=1e-12, atol=1e-10)
+
+
+def test_traub_miles_beta_m_matches_its_formula():
+    tm = hj.traub_miles()
+    V = np.array([-80.0, -30.0, 10.0])
+    x = V + 63.0 - 40.0
+    expected = 0.28 * x / np.expm1(x / 5)
+    np.testing.assert_allclose(np.asarray(tm.beta_m(jnp.asarray(V))), expected, rtol=1e-12)
+    assert float(tm.beta_m(jnp.asarray(-23.0))) == pytest.approx(0.28 * 5, rel=1e-12)
