@@ -189,6 +189,11 @@ class Sampled(AbstractStimulus):
             if ts.shape[0] < 2 or not np.all(np.diff(ts) > 0):
                 raise ValueError("Sampled: ts must hold at least two strictly increasing times")
 
+    def discontinuities(self, t0, t1):
+        """The samples: the interpolant's slope jumps there (adaptive solvers step onto them)."""
+        ts = np.asarray(self.ts, dtype=float)
+        return [float(x) for x in ts[(ts > t0) & (ts < t1)]]
+
     def __call__(self, t):
         idx = jnp.clip(jnp.searchsorted(self.ts, t, side="right") - 1, 0, self.ts.shape[0] - 2)
         ta = self.ts[idx]
@@ -390,17 +395,19 @@ class Function(AbstractStimulus):
         return jnp.asarray(self.fn(t))
 
 
-def step_averages(stimulus: AbstractStimulus, t0: float, dt: float, n_steps: int, samples: int = 1000):
+def step_averages(stimulus: AbstractStimulus, t0, dt: float, n_steps: int, samples: int = 1000, dtype=None):
     """Mean current over each step [t0 + k·dt, t0 + (k+1)·dt], k < n_steps (midpoint rule
     on `samples` points per step). Returns shape (n_steps, *population)."""
-    h = dt / samples
-    offsets = (jnp.arange(samples) + 0.5) * h
+    dtype = jnp.result_type(t0) if dtype is None else dtype
+    if not jnp.issubdtype(dtype, jnp.floating):
+        dtype = jnp.result_type(float)
+    offsets = (jnp.arange(samples, dtype=dtype) + 0.5) * (dt / samples)
 
     def one(k):
         ts = t0 + k * dt + offsets
         return jnp.mean(jax.vmap(stimulus)(ts), axis=0)
 
-    return jax.lax.map(one, jnp.arange(n_steps))
+    return jax.lax.map(one, jnp.arange(n_steps, dtype=dtype))
 
 
 __all__ = [

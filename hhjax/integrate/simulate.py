@@ -118,20 +118,24 @@ def _check_times(t0, t1, dt):
 
 
 def _population_shapes(model, y0, stimulus, t0):
-    """Broadcast y0 to the shape of the vector field's output, with a clear error when the
-    parameters, state and stimulus disagree."""
+    """Broadcast every state leaf to the population's shape: the common broadcast shape of
+    the state, the parameters' effect on the vector field and the stimulus. A clear error
+    when they disagree. (Every state leaf carries the population's shape.)"""
+    def describe():
+        return {"state": [jnp.shape(x) for x in jax.tree.leaves(y0)],
+                "stimulus": jax.eval_shape(stimulus, t0).shape}
+
     try:
         out = jax.eval_shape(model.vector_field, t0, y0, stimulus)
+        shape = jnp.broadcast_shapes(*(o.shape for o in jax.tree.leaves(out)),
+                                     *(jnp.shape(x) for x in jax.tree.leaves(y0)))
+        y0 = jax.tree.map(lambda y: jnp.broadcast_to(y, shape), y0)
+        out = jax.eval_shape(model.vector_field, t0, y0, stimulus)
     except (ValueError, TypeError) as e:
-        shapes = {
-            "state": [jnp.shape(x) for x in jax.tree.leaves(y0)],
-            "stimulus": jax.eval_shape(stimulus, t0).shape,
-        }
-        raise ValueError(f"mismatched population shapes ({shapes}): {e}") from None
-    try:
-        y0 = jax.tree.map(lambda y, o: jnp.broadcast_to(y, o.shape), y0, out)
-    except ValueError as e:
-        raise ValueError(f"mismatched population shapes between state and vector field: {e}") from None
+        raise ValueError(f"mismatched population shapes ({describe()}): {e}") from None
+    for o in jax.tree.leaves(out):
+        if o.shape != shape and jnp.broadcast_shapes(o.shape, shape) != shape:
+            raise ValueError(f"mismatched population shapes: vector field gives {o.shape}, state {shape}")
     return y0
 
 
@@ -203,12 +207,12 @@ def simulate(
     stimulus = as_stimulus(stimulus)
     _float_leaves_finite(model, "model parameters")
     _float_leaves_finite(stimulus, "stimulus")
+    model = cast_floats(model, dtype)
+    stimulus = cast_floats(stimulus, dtype)
     if not _is_traced(stimulus) and not _is_traced((t0,)):
         I0 = np.asarray(stimulus(jnp.asarray(t0, dtype)))
         if not np.all(np.isfinite(I0)):
             raise ValueError("stimulus returns NaN or inf")
-    model = cast_floats(model, dtype)
-    stimulus = cast_floats(stimulus, dtype)
     y0 = model.initial_state() if y0 is None else y0
     _float_leaves_finite(y0, "initial state y0", allow_inf=True)  # LIF: t_free = -inf
     y0 = cast_floats(jax.tree.map(jnp.asarray, y0), dtype)
@@ -409,7 +413,7 @@ def _run_discrete(model, stimulus, y0, t0, n_steps, max_spikes):
         buf = buf.record(fire > 0, t0 + k * model.dt)
         return (y, buf), model.voltage(y)
 
-    (y, buf), V = jax.lax.scan(body, (y0, buf), (jnp.arange(n_steps), inputs))
+    (y, buf), V = jax.lax.scan(body, (y0, buf), (jnp.arange(n_steps, dtype=t0.dtype), inputs))
     return y, buf, V, jnp.all(jnp.isfinite(inputs))
 
 

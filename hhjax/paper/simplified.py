@@ -65,7 +65,7 @@ def slif2hh_chain_spikes(stimuli: list[AbstractStimulus], *, model: SLIF2HH | No
 
 @eqx.filter_jit
 def _slif2hh_chain(model, stim, n_steps, weight):
-    x = step_averages(stim, 0.0, model.dt, n_steps)
+    x = step_averages(stim, jnp.zeros((), weight.dtype), model.dt, n_steps)
     y = model.initial_state(x.shape[1:])
 
     def body(carry, x_t):
