@@ -28,7 +28,8 @@ class AbstractIntegrateAndFire(AbstractNeuron):
         raise NotImplementedError
 
     def _start(self, V, *shapes) -> LIFState:
-        V = jnp.asarray(V) + jnp.zeros(jnp.broadcast_shapes(jnp.shape(V), jnp.shape(self.V_th), *shapes))
+        V = jnp.asarray(V)
+        V = jnp.broadcast_to(V, jnp.broadcast_shapes(V.shape, jnp.shape(self.V_th), *shapes))
         return LIFState(V=V, t_free=jnp.full_like(V, -jnp.inf))
 
     def dynamics(self, t, y: LIFState, current) -> LIFState:

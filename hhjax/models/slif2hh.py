@@ -72,8 +72,8 @@ class SLIF2HH(AbstractDiscreteNeuron):
 
     def initial_state(self, shape=()) -> SLIF2HHState:
         shape = jnp.broadcast_shapes(shape, jnp.shape(self.decay), jnp.shape(self.threshold))
-        u = jnp.zeros(shape) + self.rest
-        z = jnp.zeros(shape)
+        u = jnp.broadcast_to(jnp.asarray(self.rest), shape)
+        z = jnp.zeros_like(u)
         return SLIF2HHState(u, u, u, u, z, z, z, z)
 
     def step(self, y: SLIF2HHState, inputs) -> tuple[SLIF2HHState, Array]:

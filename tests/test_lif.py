@@ -1,0 +1,116 @@
+"""LIF and tv-LIF: resets at the crossing time, refractory periods, against exact results."""
+
+import math
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+
+import hhjax as hj
+
+
+def lif_analytic(I, t1, tau=10.0, R=10.0, V_rest=-65.0, V_reset=-65.0, V_th=-50.0, t_ref=2.0):
+    """Exact spike times of a LIF with constant input."""
+    V_inf = V_rest + R * I
+    if V_inf <= V_th:
+        return []
+    t_first = -tau * math.log((V_inf - V_th) / (V_inf - V_rest))
+    period = t_ref - tau * math.log((V_inf - V_th) / (V_inf - V_reset))
+    out, t = [], t_first
+    while t < t1:
+        out.append(t)
+        t += period
+    return out
+
+
+@pytest.mark.parametrize("solver, dt, tol", [
+    ("expeuler", 0.1, 1e-9),   # exact for constant input
+    ("rk4", 0.1, 1e-6),
+    ("tsit5", None, 1e-6),
+    ("euler", 0.01, 0.1),  # first order; I = 1.6 sits just above rheobase
+])
+def test_lif_constant_input_matches_exact(solver, dt, tol):
+    currents = jnp.array([1.0, 1.6, 2.0, 3.5, 8.0])
+    sim = hj.simulate(hj.LIF(), hj.Constant(currents), t1=200.0, solver=solver, dt=dt, dtype="float64",
+                      rtol=1e-10, atol=1e-10)
+    for I, got in zip(currents, sim.spike_list()):
+        ref = lif_analytic(float(I), 200.0)
+        assert len(got) == len(ref), (float(I), got, ref)
+        if ref:
+            assert np.max(np.abs(np.asarray(got) - ref)) < tol
+
+
+def test_reset_happens_at_crossing_not_at_step_end():
+    """With a coarse step the state after a spike is the exact post-reset solution, which
+    requires the reset at the located crossing time, not at the end of the step."""
+    model = hj.LIF(t_ref=0.0)
+    I = 2.0
+    sim = hj.simulate(model, I, t1=15.0, solver="expeuler", dt=1.0, dtype="float64")
+    (t_spike,) = sim.spike_list()
+    V_inf = -65.0 + 10.0 * I
+    expected = V_inf + (-65.0 - V_inf) * math.exp(-(15.0 - t_spike) / 10.0)
+    assert float(sim.y_final.V) == pytest.approx(expected, abs=1e-9)
+
+
+def test_refractory_period_holds_the_reset_voltage():
+    sim = hj.simulate(hj.LIF(t_ref=5.0), 3.0, t1=30.0, solver="rk4", dt=0.05, dtype="float64", save_every=0.05)
+    t_spike = sim.spike_list()[0]
+    ts, V = np.asarray(sim.ts), np.asarray(sim.V)
+    during = (ts > t_spike + 0.06) & (ts < t_spike + 4.94)
+    assert during.sum() > 90
+    np.testing.assert_allclose(V[during], -65.0, atol=1e-12)
+    after = ts > t_spike + 5.1
+    assert np.all(V[after][:5] > -65.0)
+
+
+def _tvlif_reference(t1, I, t_ref):
+    """SciPy solution of the tv-LIF with events, restarting after each reset."""
+    def tau(t):
+        return 10.0 + 3.0 * np.sin(2 * np.pi * t / 50.0)
+
+    def rest(t):
+        return -65.0 + 5.0 * np.sin(2 * np.pi * t / 30.0)
+
+    def f(t, v):
+        return (-(v - rest(t)) + 10.0 * I) / tau(t)
+
+    def hit(t, v):
+        return v[0] + 50.0
+
+    hit.terminal, hit.direction = True, 1
+    t, v, spikes = 0.0, -65.0, []
+    while t < t1:
+        sol = solve_ivp(f, (t, t1), [v], events=hit, rtol=1e-11, atol=1e-11, method="DOP853")
+        if sol.t_events[0].size == 0:
+            break
+        ts = float(sol.t_events[0][0])
+        spikes.append(ts)
+        t, v = ts + t_ref, -70.0
+    return spikes
+
+
+def test_tvlif_time_varying_parameters_against_scipy():
+    model = hj.TVLIF(
+        tau=hj.Sine(I0=10.0, A=3.0, period=50.0),
+        rest=hj.Sine(I0=-65.0, A=5.0, period=30.0),
+        gain=10.0, V_reset=-70.0, V_th=-50.0, t_ref=1.5, V0=-65.0,
+    )
+    sim = hj.simulate(model, 2.2, t1=150.0, solver="tsit5", rtol=1e-10, atol=1e-10, dtype="float64")
+    ref = _tvlif_reference(150.0, 2.2, 1.5)
+    assert len(ref) >= 5
+    np.testing.assert_allclose(sim.spike_list(), ref, atol=1e-6)
+
+
+def test_tvlif_with_constant_functions_is_lif():
+    lif = hj.LIF()
+    tv = hj.TVLIF(tau=10.0, rest=-65.0, gain=10.0, V_reset=-65.0, V_th=-50.0, t_ref=2.0, V0=-65.0)
+    a = hj.simulate(lif, 2.5, t1=100.0, solver="rk4", dt=0.05, dtype="float64")
+    b = hj.simulate(tv, 2.5, t1=100.0, solver="rk4", dt=0.05, dtype="float64")
+    np.testing.assert_allclose(a.spike_list(), b.spike_list(), atol=1e-12)
+
+
+def test_lif_float32():
+    sim = hj.simulate(hj.LIF(), 2.0, t1=100.0, solver="expeuler", dt=0.1, dtype="float32")
+    assert sim.spike_times.dtype == jnp.float32
+    np.testing.assert_allclose(sim.spike_list(), lif_analytic(2.0, 100.0), atol=5e-4)
