@@ -49,13 +49,17 @@ class SpikeBuffer(eqx.Module):
         )
 
     def record(self, fired: Array, t_spike: Array) -> "SpikeBuffer":
+        """Append `t_spike` for the neurons that `fired` (O(N): one gather and one scatter)."""
         k = self.times.shape[-1]
-        slots = jnp.arange(k, dtype=self.count.dtype).reshape((1,) * self.count.ndim + (k,))
-        slot = slots == self.count[..., None]
-        write = slot & fired[..., None]
-        t_spike = jnp.broadcast_to(t_spike, fired.shape).astype(self.times.dtype)
-        times = jnp.where(write, t_spike[..., None], self.times)
-        return SpikeBuffer(times, self.count + fired.astype(jnp.int32), self.t_nonfinite)
+        flat = self.times.reshape(-1, k)
+        count = self.count.reshape(-1)
+        rows = jnp.arange(flat.shape[0])
+        slot = jnp.minimum(count, k - 1)
+        write = fired.reshape(-1) & (count < k)
+        t_spike = jnp.broadcast_to(t_spike, fired.shape).astype(flat.dtype).reshape(-1)
+        flat = flat.at[rows, slot].set(jnp.where(write, t_spike, flat[rows, slot]))
+        return SpikeBuffer(flat.reshape(self.times.shape), self.count + fired.astype(self.count.dtype),
+                           self.t_nonfinite)
 
     def mark_nonfinite(self, bad: Array, t: Array) -> "SpikeBuffer":
         first = jnp.isinf(self.t_nonfinite) & bad
@@ -208,12 +212,13 @@ class SpikeRecorder(dfx.AbstractAdaptiveSolver):
             V1 = model.voltage(y1)
             fired = (V0 < self.threshold) & (V1 >= self.threshold)
             interp = self.solver.interpolation_cls(t0=t0, t1=t1, **dense)
-            t_cross = jax.lax.cond(
+            # Root finding and recording only run on steps where some neuron fired.
+            buf = jax.lax.cond(
                 jnp.any(fired),
-                lambda: self._locate(interp, t0, t1, y0, y1, fired)[0],
-                lambda: jnp.broadcast_to(jnp.asarray(t1, V0.dtype), V0.shape),
+                lambda b: b.record(fired, self._locate(interp, t0, t1, y0, y1, fired)[0]),
+                lambda b: b,
+                buf,
             )
-            buf = buf.record(fired, t_cross)
         bad = ~jnp.all(jnp.isfinite(model.voltage(y1)))
         buf = buf.mark_nonfinite(bad, t1)
         return y1, y_error, dense, (inner_state, buf), result
@@ -242,11 +247,8 @@ class SpikeRecorder(dfx.AbstractAdaptiveSolver):
             term2 = _RescaledTerm(terms, start2, t1a - start2)
             y2, _, _, _, _ = self.solver.step(term2, zero, one, y_reset, args, inner_state, True)
             keep = lambda a, b: jnp.where(fired.reshape(fired.shape + (1,) * (a.ndim - fired.ndim)), a, b)
-            return jax.tree.map(keep, y2, y1), t_cross
+            return jax.tree.map(keep, y2, y1), buf.record(fired, t_cross)
 
-        y_new, t_cross = jax.lax.cond(
-            jnp.any(fired), with_spikes, lambda: (y1, jnp.broadcast_to(t1a, V0.shape))
-        )
-        buf = buf.record(fired, t_cross)
+        y_new, buf = jax.lax.cond(jnp.any(fired), with_spikes, lambda: (y1, buf))
         dense = dict(y0=y0, y1=y_new)
         return (y_new, buf, y_error), y_error, dense, inner_state, result

@@ -1,0 +1,26 @@
+"""The notebooks execute end to end."""
+
+import pathlib
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_executes(path, tmp_path):
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
+    if path.name.startswith("01_"):
+        _check_equivalence_notebook(outputs)
+
+
+def _check_equivalence_notebook(outputs):
+    assert "max |V_tvLIF2HH − V_HH| =" in outputs
+    # the identity and the equivalence hold to rounding inside the notebook too
+    dv = float(outputs.split("max |V_tvLIF2HH − V_HH| =")[1].split()[0])
+    assert dv < 1e-7
