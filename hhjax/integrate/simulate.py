@@ -277,7 +277,7 @@ def _solve(model, stimulus, inner, y0, t0, t1, dt, threshold, save_ts, jumps, st
     if isinstance(inner, ExponentialEuler):
         def decay(t, y, args):
             return model.decay_rates(t, y, input_current(args, t))
-    term = ModelTerm(model.vector_field, decay=decay)
+    term = dfx.ODETerm(model.vector_field) if decay is None else ModelTerm(model.vector_field, decay=decay)
     if isinstance(inner, dfx.AbstractImplicitSolver):
         inner = eqx.tree_at(
             lambda s: (s.root_finder.rtol, s.root_finder.atol, s.root_finder.norm),

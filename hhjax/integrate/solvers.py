@@ -9,8 +9,6 @@ import diffrax as dfx
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
-from diffrax._solver.runge_kutta import AbstractERK, ButcherTableau
 from diffrax._term import WrapTerm
 
 from .._numerics import x_over_one_minus_exp
@@ -43,22 +41,37 @@ class RK4Interpolation(dfx.AbstractLocalInterpolation):
         return jax.tree.map(one, self.y0, self.k)
 
 
-_rk4_tableau = ButcherTableau(
-    a_lower=(np.array([0.5]), np.array([0.0, 0.5]), np.array([0.0, 0.0, 1.0])),
-    b_sol=np.array([1 / 6, 1 / 3, 1 / 3, 1 / 6]),
-    b_error=np.zeros(4),
-    c=np.array([0.5, 0.5, 1.0]),
-)
+class RK4(dfx.AbstractSolver):
+    """The classic fourth-order Runge–Kutta method (fixed steps only), written out stage
+    by stage (diffrax's generic explicit-RK loop costs about 2.5× more per step here)."""
 
-
-class RK4(AbstractERK):
-    """The classic fourth-order Runge–Kutta method (fixed steps only)."""
-
-    tableau: ClassVar[ButcherTableau] = _rk4_tableau
+    term_structure: ClassVar = dfx.AbstractTerm
     interpolation_cls: ClassVar[Callable[..., RK4Interpolation]] = RK4Interpolation
 
     def order(self, terms):
         return 4
+
+    def init(self, terms, t0, t1, y0, args):
+        return None
+
+    def step(self, terms, t0, t1, y0, args, solver_state, made_jump):
+        del solver_state, made_jump
+        h = terms.contr(t0, t1)
+        half = 0.5 * h
+
+        def axpy(a, k):
+            return jax.tree.map(lambda y, ki: y + a * ki, y0, k)
+
+        k1 = terms.vf_prod(t0, y0, args, h)
+        k2 = terms.vf_prod(t0 + half, axpy(0.5, k1), args, h)
+        k3 = terms.vf_prod(t0 + half, axpy(0.5, k2), args, h)
+        k4 = terms.vf_prod(t1, axpy(1.0, k3), args, h)
+        y1 = jax.tree.map(lambda y, a, b, c, d: y + (a + 2 * (b + c) + d) / 6, y0, k1, k2, k3, k4)
+        k = jax.tree.map(lambda *ks: jnp.stack(ks), k1, k2, k3, k4)
+        return y1, None, dict(y0=y0, y1=y1, k=k), None, dfx.RESULTS.successful
+
+    def func(self, terms, t0, y0, args):
+        return terms.vf(t0, y0, args)
 
 
 class ExponentialEulerInterpolation(dfx.AbstractLocalInterpolation):
@@ -162,6 +175,6 @@ def get_solver(solver) -> tuple[str, dfx.AbstractSolver]:
 
 
 def is_adaptive_capable(solver: dfx.AbstractSolver) -> bool:
-    return isinstance(solver, dfx.AbstractAdaptiveSolver) and not isinstance(solver, (RK4,))
+    return isinstance(solver, dfx.AbstractAdaptiveSolver)
 
 

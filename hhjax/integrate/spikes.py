@@ -28,7 +28,7 @@ from jaxtyping import Array
 from ..models.base import AbstractNeuron
 from .solvers import vf_and_decay
 
-_ROOT_ITERATIONS = 30
+_ROOT_ITERATIONS = 40
 
 
 class SpikeBuffer(eqx.Module):
@@ -49,15 +49,15 @@ class SpikeBuffer(eqx.Module):
         )
 
     def record(self, fired: Array, t_spike: Array) -> "SpikeBuffer":
-        """Append `t_spike` for the neurons that `fired` (O(N): one gather and one scatter)."""
+        """Append `t_spike` for the neurons that `fired`: one scatter in which the other
+        neurons' writes are dropped (no gather of the buffer)."""
         k = self.times.shape[-1]
-        flat = self.times.reshape(-1, k)
         count = self.count.reshape(-1)
-        rows = jnp.arange(flat.shape[0])
-        slot = jnp.minimum(count, k - 1)
+        n = count.shape[0]
         write = fired.reshape(-1) & (count < k)
-        t_spike = jnp.broadcast_to(t_spike, fired.shape).astype(flat.dtype).reshape(-1)
-        flat = flat.at[rows, slot].set(jnp.where(write, t_spike, flat[rows, slot]))
+        pos = jnp.where(write, jnp.arange(n, dtype=count.dtype) * k + count, n * k)
+        t_flat = jnp.broadcast_to(t_spike, fired.shape).astype(self.times.dtype).reshape(-1)
+        flat = self.times.reshape(-1).at[pos].set(t_flat, mode="drop", indices_are_sorted=True)
         return SpikeBuffer(flat.reshape(self.times.shape), self.count + fired.astype(self.count.dtype),
                            self.t_nonfinite)
 
@@ -66,9 +66,10 @@ class SpikeBuffer(eqx.Module):
         return SpikeBuffer(self.times, self.count, jnp.where(first, jnp.asarray(t, self.t_nonfinite.dtype), self.t_nonfinite))
 
 
-def bracketed_root(fn, lo, hi, f_lo, f_hi, iterations: int = _ROOT_ITERATIONS):
+def bracketed_root(fn, lo, hi, f_lo, f_hi, max_iterations: int = _ROOT_ITERATIONS):
     """Elementwise root of `fn` in [lo, hi] given f_lo < 0 ≤ f_hi (Illinois-modified
-    regula falsi: superlinear, and the iterate never leaves the bracket)."""
+    regula falsi: superlinear, and the iterate never leaves the bracket). Stops when every
+    iterate has settled to a few ulps (one or two iterations for a linear interpolant)."""
 
     def secant(lo, hi, f_lo, f_hi):
         denom = f_hi - f_lo
@@ -76,8 +77,15 @@ def bracketed_root(fn, lo, hi, f_lo, f_hi, iterations: int = _ROOT_ITERATIONS):
         x = jnp.where(denom > 0, lo - f_lo * (hi - lo) / safe, 0.5 * (lo + hi))
         return jnp.clip(x, jnp.minimum(lo, hi), jnp.maximum(lo, hi))
 
-    def body(_, carry):
-        lo, hi, f_lo, f_hi, side = carry
+    eps = jnp.finfo(jnp.result_type(lo)).eps
+    tol = 4 * eps * jnp.maximum(jnp.maximum(jnp.abs(lo), jnp.abs(hi)), 1.0)
+
+    def cond(carry):
+        *_, done, it = carry
+        return (it < max_iterations) & ~jnp.all(done)
+
+    def body(carry):
+        lo, hi, f_lo, f_hi, side, x_prev, done, it = carry
         x = secant(lo, hi, f_lo, f_hi)
         f = fn(x)
         right = f >= 0
@@ -87,30 +95,29 @@ def bracketed_root(fn, lo, hi, f_lo, f_hi, iterations: int = _ROOT_ITERATIONS):
         lo = jnp.where(right, lo, x)
         hi = jnp.where(right, x, hi)
         side = jnp.where(right, -jnp.ones_like(side), jnp.ones_like(side))
-        return lo, hi, f_lo_new, f_hi_new, side
+        done = (jnp.abs(x - x_prev) <= tol) | (f == 0)
+        return lo, hi, f_lo_new, f_hi_new, side, x, done, it + 1
 
-    lo, hi, f_lo, f_hi, _ = jax.lax.fori_loop(0, iterations, body, (lo, hi, f_lo, f_hi, jnp.zeros_like(f_lo)))
+    init = (lo, hi, f_lo, f_hi, jnp.zeros_like(f_lo), jnp.full_like(lo, jnp.inf),
+            jnp.zeros(jnp.shape(lo), bool), jnp.asarray(0))
+    lo, hi, f_lo, f_hi, *_ = jax.lax.while_loop(cond, body, init)
     return secant(lo, hi, f_lo, f_hi)
 
 
-def evaluate_per_neuron(interp, times, shape):
-    """Evaluate a diffrax local interpolation at one time per neuron (`times` has the
-    population's shape; every state leaf must have exactly that shape)."""
-    if shape == ():
-        return interp.evaluate(times)
+def _split_per_neuron(interp, shape):
+    """Columns of an interpolant's per-neuron leaves (population axes flattened last) and
+    a function evaluating one neuron's interpolant from its column slice."""
     leaves, treedef = jax.tree.flatten(interp)
-    mapped = [jnp.ndim(x) >= 1 for x in leaves]
-    flat_times = times.reshape(-1)
-    n = flat_times.shape[0]
+    k = len(shape)
+    mapped = [jnp.ndim(x) >= k and jnp.shape(x)[jnp.ndim(x) - k:] == shape for x in leaves]
+    cols = [x.reshape(x.shape[: x.ndim - k] + (-1,)) for x, m in zip(leaves, mapped) if m]
 
-    def one(cols, t):
-        it = iter(cols)
+    def one(col, t):
+        it = iter(col)
         full = [next(it) if m else x for x, m in zip(leaves, mapped)]
         return jax.tree.unflatten(treedef, full).evaluate(t)
 
-    cols = [x.reshape(x.shape[: x.ndim - len(shape)] + (n,)) for x, m in zip(leaves, mapped) if m]
-    out = jax.vmap(one, in_axes=(-1, 0))(cols, flat_times)
-    return jax.tree.map(lambda y: y.reshape(shape), out)
+    return cols, one
 
 
 class _RescaledTerm(dfx.AbstractTerm):
@@ -182,48 +189,71 @@ class SpikeRecorder(dfx.AbstractAdaptiveSolver):
         return self.solver.func(terms, t0, y0, args)
 
     def _locate(self, interp, lo, hi, y0, y1, fired):
-        """Crossing time (in the interpolant's time) and the state there, for `fired`."""
+        """Crossing time (in the interpolant's time) and the state there, for the neurons
+        that `fired` (others get `hi` and the state there)."""
         v = self.model.voltage
         V0, V1 = v(y0), v(y1)
         shape = V0.shape
+        dtype = V0.dtype
+        thr = jnp.broadcast_to(self.threshold, shape).astype(dtype)
+        lo = jnp.broadcast_to(lo, shape).astype(dtype)
+        hi = jnp.broadcast_to(hi, shape).astype(dtype)
+        if shape == ():
+            t = bracketed_root(lambda t: v(interp.evaluate(t)) - thr, lo, hi, V0 - thr, V1 - thr)
+            t = jnp.where(fired, t, hi)
+            return t, interp.evaluate(t)
 
-        def g(t):
-            return v(evaluate_per_neuron(interp, t, shape)) - self.threshold
+        # All neurons are iterated together (cheap elementwise work; the loop stops as soon
+        # as the fired ones have converged, after 1–2 passes for a linear interpolant).
+        cols, one = _split_per_neuron(interp, shape)
+        lo, hi, f_lo, f_hi, thr = (x.reshape(-1) for x in (lo, hi, V0 - thr, V1 - thr, thr))
+        f_lo = jnp.where(fired.reshape(-1), f_lo, -jnp.ones_like(f_lo))
+        f_hi = jnp.where(fired.reshape(-1), f_hi, jnp.zeros_like(f_hi))
 
-        lo = jnp.broadcast_to(lo, shape).astype(V0.dtype)
-        hi = jnp.broadcast_to(hi, shape).astype(V0.dtype)
-        t_cross = bracketed_root(g, lo, hi, V0 - self.threshold, V1 - self.threshold)
-        t_cross = jnp.where(fired, t_cross, hi)
-        return t_cross, evaluate_per_neuron(interp, t_cross, shape)
+        def evaluate(t):
+            return jax.vmap(one, in_axes=(-1, 0))(cols, t)
+
+        t = bracketed_root(lambda t: v(evaluate(t)) - thr, lo, hi, f_lo, f_hi)
+        t = jnp.where(fired.reshape(-1), t, hi)
+        return t.reshape(shape), jax.tree.map(lambda x: x.reshape(shape), evaluate(t))
+
+    def _crossing_times(self, interp, lo, hi, y0, y1, fired):
+        """Crossing times on [lo, hi] (the interpolant's time). The linear estimate is
+        exact for a linear interpolant (Euler); otherwise it is refined on the solver's
+        dense output, only on steps where some neuron fired."""
+        V0, V1 = self.model.voltage(y0), self.model.voltage(y1)
+        thr = self.threshold
+        denom = jnp.where(fired, V1 - V0, jnp.ones_like(V0))
+        t_lin = lo + (hi - lo) * jnp.clip((thr - V0) / denom, 0.0, 1.0)
+        if self.solver.interpolation_cls is dfx.LocalLinearInterpolation:
+            return jnp.where(fired, t_lin, hi)
+        return jax.lax.cond(
+            jnp.any(fired),
+            lambda: self._locate(interp, lo, hi, y0, y1, fired)[0],
+            lambda: jnp.broadcast_to(jnp.asarray(hi, V0.dtype), V0.shape),
+        )
 
     def step(self, terms, t0, t1, y0, args, solver_state, made_jump):
         inner_state, buf = solver_state
         model = self.model
         V0 = model.voltage(y0)
         if model.has_reset:
-            y1, y_error, dense, inner_state, result = self._step_with_reset(
-                terms, t0, t1, y0, args, inner_state, buf, V0
+            y1, y_error, dense, inner_state, result, fired, t_cross = self._step_with_reset(
+                terms, t0, t1, y0, args, inner_state, V0
             )
-            y1, buf, y_error = y1
         else:
             y1, y_error, dense, inner_state, result = self.solver.step(
                 terms, t0, t1, y0, args, inner_state, made_jump
             )
-            V1 = model.voltage(y1)
-            fired = (V0 < self.threshold) & (V1 >= self.threshold)
+            fired = (V0 < self.threshold) & (model.voltage(y1) >= self.threshold)
             interp = self.solver.interpolation_cls(t0=t0, t1=t1, **dense)
-            # Root finding and recording only run on steps where some neuron fired.
-            buf = jax.lax.cond(
-                jnp.any(fired),
-                lambda b: b.record(fired, self._locate(interp, t0, t1, y0, y1, fired)[0]),
-                lambda b: b,
-                buf,
-            )
+            t_cross = self._crossing_times(interp, t0, t1, y0, y1, fired)
+        buf = jax.lax.cond(jnp.any(fired), lambda b: b.record(fired, t_cross), lambda b: b, buf)
         bad = ~jnp.all(jnp.isfinite(model.voltage(y1)))
         buf = buf.mark_nonfinite(bad, t1)
         return y1, y_error, dense, (inner_state, buf), result
 
-    def _step_with_reset(self, terms, t0, t1, y0, args, inner_state, buf, V0):
+    def _step_with_reset(self, terms, t0, t1, y0, args, inner_state, V0):
         model = self.model
         dtype = V0.dtype
         t0a = jnp.asarray(t0, dtype)
@@ -247,8 +277,10 @@ class SpikeRecorder(dfx.AbstractAdaptiveSolver):
             term2 = _RescaledTerm(terms, start2, t1a - start2)
             y2, _, _, _, _ = self.solver.step(term2, zero, one, y_reset, args, inner_state, True)
             keep = lambda a, b: jnp.where(fired.reshape(fired.shape + (1,) * (a.ndim - fired.ndim)), a, b)
-            return jax.tree.map(keep, y2, y1), buf.record(fired, t_cross)
+            return jax.tree.map(keep, y2, y1), t_cross
 
-        y_new, buf = jax.lax.cond(jnp.any(fired), with_spikes, lambda: (y1, buf))
+        y_new, t_cross = jax.lax.cond(
+            jnp.any(fired), with_spikes, lambda: (y1, jnp.broadcast_to(t1a, V0.shape))
+        )
         dense = dict(y0=y0, y1=y_new)
-        return (y_new, buf, y_error), y_error, dense, inner_state, result
+        return y_new, y_error, dense, inner_state, result, fired, t_cross
