@@ -35,13 +35,27 @@ def build_model(name: str, params: dict):
 
 
 def _with_params(model, params: dict):
+    """Replace fields by name; dotted names reach into nested modules (`alpha_m.v_half`)."""
     import dataclasses
 
-    fields = {f.name for f in dataclasses.fields(model)}
-    bad = sorted(set(params) - fields)
-    if bad:
-        raise ValueError(f"unknown parameter(s) {bad} for {type(model).__name__}; known: {sorted(fields)}")
-    return dataclasses.replace(model, **params)
+    import equinox as eqx
+
+    for name, value in params.items():
+        obj, parts = model, name.split(".")
+        for depth, part in enumerate(parts):
+            fields = {f.name for f in dataclasses.fields(obj)} if dataclasses.is_dataclass(obj) else set()
+            if part not in fields:
+                where = ".".join(parts[:depth]) or type(model).__name__
+                raise ValueError(f"unknown parameter {name!r}: {where} has fields {sorted(fields)}")
+            obj = getattr(obj, part)
+
+        def at(m, parts=parts):
+            for part in parts:
+                m = getattr(m, part)
+            return m
+
+        model = eqx.tree_at(at, model, value)
+    return model
 
 
 def model_params(model) -> dict:

@@ -25,6 +25,7 @@ def test_simulate_population_shifted_and_params(tmp_path):
     out = tmp_path / "pop.json"
     rc = main(["simulate", "--model", "hh-shifted", "--stimulus", "square:0,20,40", "--t1", "100",
                "--dt", "0.01", "--solver", "rk4", "--n", "3", "--dtype", "float32", "--param", "g_K=40",
+               "--param", "alpha_m.v_half=20",
                "--out", str(out)])
     assert rc == 0
     data = json.loads(out.read_text())
@@ -48,6 +49,7 @@ def test_simulate_slif2hh_and_lif(tmp_path):
     (["--model", "hh", "--stimulus", "wobble:1"], "unknown stimulus kind"),
     (["--model", "hh", "--dt", "-0.1", "--solver", "euler"], "dt must be a positive"),
     (["--model", "hh", "--param", "g_X=1"], "unknown parameter"),
+    (["--model", "hh", "--param", "alpha_m.slope=1"], "unknown parameter"),
     (["--model", "hh", "--t1", "-5"], "t1 must be greater than t0"),
 ])
 def test_bad_arguments_exit_2_with_message(args, message, capsys):

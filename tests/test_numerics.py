@@ -98,3 +98,14 @@ def test_traub_miles_beta_m_matches_its_formula():
     expected = 0.28 * x / np.expm1(x / 5)
     np.testing.assert_allclose(np.asarray(tm.beta_m(jnp.asarray(V))), expected, rtol=1e-12)
     assert float(tm.beta_m(jnp.asarray(-23.0))) == pytest.approx(0.28 * 5, rel=1e-12)
+
+
+def test_resting_state_is_the_long_time_limit_of_the_reference(hh_reference):
+    rest = hj.HodgkinHuxley().resting_state()
+    f = hj.HodgkinHuxley().vector_field(0.0, rest, 0.0)
+    assert all(abs(float(x)) < 1e-10 for x in jax.tree.leaves(f))
+    # the independent SciPy solution for I = 0 relaxes to this potential
+    v_end = hh_reference["protocols"][0]["V_mV"][-1]
+    assert float(rest.V) == pytest.approx(v_end, abs=2e-4)
+    shifted = hj.HodgkinHuxley.shifted().resting_state()
+    assert float(shifted.V) == pytest.approx(float(rest.V) + 65.0, abs=1e-6)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
@@ -91,6 +92,22 @@ class HodgkinHuxley(AbstractNeuron):
         V = self.V_rest if V is None else V
         shape = jnp.broadcast_shapes(*(jnp.shape(x) for x in (V, self.g_Na, self.g_K, self.g_L, self.C)))
         return self.steady_state(jnp.broadcast_to(jnp.asarray(V), shape))
+
+    def resting_state(self, current: ArrayLike = 0.0, iterations: int = 30) -> HHState:
+        """The equilibrium for a constant `current` (µA/cm²): V with I = I_ion(V, x∞(V)),
+        found by Newton's method from `V_rest`, gates at x∞(V). (For the standard
+        parameters the I = 0 rest is ≈ −64.996 mV, not exactly −65.)"""
+
+        def residual(V):
+            return current - self.ionic_current(self.steady_state(V))
+
+        def newton(_, V):
+            r, dr = jax.jvp(residual, (V,), (jnp.ones_like(V),))
+            return V - r / dr
+
+        V0 = jnp.asarray(self.V_rest, dtype=jnp.result_type(self.V_rest, float))
+        V0 = jnp.broadcast_to(V0, jnp.broadcast_shapes(V0.shape, jnp.shape(current)))
+        return self.steady_state(jax.lax.fori_loop(0, iterations, newton, V0))
 
     # -- membrane ------------------------------------------------------------------
     def conductances(self, y) -> tuple[Array, Array, Array]:
