@@ -103,6 +103,15 @@ def cast_floats(tree, dtype):
     return jax.tree.map(cast, tree)
 
 
+def _prepare(model, stimulus, dtype):
+    """Resolve the dtype, check parameters and stimulus for NaN/inf, and cast both."""
+    dtype = resolve_dtype(dtype)
+    stimulus = as_stimulus(stimulus)
+    _float_leaves_finite(model, "model parameters")
+    _float_leaves_finite(stimulus, "stimulus")
+    return dtype, cast_floats(model, dtype), cast_floats(stimulus, dtype)
+
+
 def _check_times(t0, t1, dt):
     for name, v in (("t0", t0), ("t1", t1)):
         if not isinstance(v, jax.core.Tracer) and not math.isfinite(float(v)):
@@ -117,6 +126,10 @@ def _check_times(t0, t1, dt):
             raise ValueError(f"dt = {dt} ms is longer than the interval t1 - t0 = {float(t1) - float(t0)} ms")
 
 
+def _vector_field(model, t, y, args):
+    return model.vector_field(t, y, args)
+
+
 def _population_shapes(model, y0, stimulus, t0):
     """Broadcast every state leaf to the population's shape: the common broadcast shape of
     the state, the parameters' effect on the vector field and the stimulus. A clear error
@@ -126,11 +139,11 @@ def _population_shapes(model, y0, stimulus, t0):
                 "stimulus": jax.eval_shape(stimulus, t0).shape}
 
     try:
-        out = jax.eval_shape(model.vector_field, t0, y0, stimulus)
+        out = jax.eval_shape(_vector_field, model, t0, y0, stimulus)
         shape = jnp.broadcast_shapes(*(o.shape for o in jax.tree.leaves(out)),
                                      *(jnp.shape(x) for x in jax.tree.leaves(y0)))
         y0 = jax.tree.map(lambda y: jnp.broadcast_to(y, shape), y0)
-        out = jax.eval_shape(model.vector_field, t0, y0, stimulus)
+        out = jax.eval_shape(_vector_field, model, t0, y0, stimulus)
     except (ValueError, TypeError) as e:
         raise ValueError(f"mismatched population shapes ({describe()}): {e}") from None
     for o in jax.tree.leaves(out):
@@ -203,12 +216,7 @@ def simulate(
             jax.eval_shape(model.decay_rates, 0.0, model.initial_state(), 0.0)
         except NotImplementedError as e:
             raise ValueError(str(e)) from None
-    dtype = resolve_dtype(dtype)
-    stimulus = as_stimulus(stimulus)
-    _float_leaves_finite(model, "model parameters")
-    _float_leaves_finite(stimulus, "stimulus")
-    model = cast_floats(model, dtype)
-    stimulus = cast_floats(stimulus, dtype)
+    dtype, model, stimulus = _prepare(model, stimulus, dtype)
     if not _is_traced(stimulus) and not _is_traced((t0,)):
         I0 = np.asarray(stimulus(jnp.asarray(t0, dtype)))
         if not np.all(np.isfinite(I0)):
@@ -371,12 +379,7 @@ def _simulate_discrete(model, stimulus, *, t0, t1, dt, dtype, y0, save_every, ma
     _check_times(t0, t1, dt)
     if dt is not None and not math.isclose(float(dt), float(model.dt)):
         raise ValueError(f"{type(model).__name__} steps with its own dt = {model.dt} ms; got dt = {dt}")
-    dtype = resolve_dtype(dtype)
-    stimulus = as_stimulus(stimulus)
-    _float_leaves_finite(model, "model parameters")
-    _float_leaves_finite(stimulus, "stimulus")
-    model = cast_floats(model, dtype)
-    stimulus = cast_floats(stimulus, dtype)
+    dtype, model, stimulus = _prepare(model, stimulus, dtype)
     n_steps = int(round((float(t1) - float(t0)) / model.dt))
     if n_steps < 1:
         raise ValueError(f"t1 - t0 is shorter than one step of {model.dt} ms")

@@ -14,7 +14,20 @@ from diffrax._term import WrapTerm
 from .._numerics import x_over_one_minus_exp
 
 
-class RK4Interpolation(dfx.AbstractLocalInterpolation):
+class _PointwiseInterpolation(dfx.AbstractLocalInterpolation):
+    """A local interpolation defined by its value at one time, `at(t)`."""
+
+    def at(self, t):
+        raise NotImplementedError
+
+    def evaluate(self, t0, t1=None, left=True):
+        del left
+        if t1 is None:
+            return self.at(t0)
+        return jax.tree.map(lambda a, b: a - b, self.at(t1), self.at(t0))
+
+
+class RK4Interpolation(_PointwiseInterpolation):
     """Third-order dense output of classic RK4 (Hairer, Nørsett & Wanner, II.6):
     y(t0 + θh) = y0 + Σ b_i(θ) k_i, where k_i are the stage increments (already ×h)."""
 
@@ -24,11 +37,8 @@ class RK4Interpolation(dfx.AbstractLocalInterpolation):
     y1: object
     k: object
 
-    def evaluate(self, t0, t1=None, left=True):
-        del left
-        if t1 is not None:
-            return jax.tree.map(lambda a, b: a - b, self.evaluate(t1), self.evaluate(t0))
-        theta = (t0 - self.t0) / (self.t1 - self.t0)
+    def at(self, t):
+        theta = (t - self.t0) / (self.t1 - self.t0)
         th2 = theta * theta
         th3 = th2 * theta
         b1 = theta - 1.5 * th2 + (2 / 3) * th3
@@ -43,7 +53,7 @@ class RK4Interpolation(dfx.AbstractLocalInterpolation):
 
 class RK4(dfx.AbstractSolver):
     """The classic fourth-order Runge–Kutta method (fixed steps only), written out stage
-    by stage (diffrax's generic explicit-RK loop costs about 2.5× more per step here)."""
+    by stage (about 1.4× faster per step than diffrax's generic explicit-RK loop on this CPU)."""
 
     term_structure: ClassVar = dfx.AbstractTerm
     interpolation_cls: ClassVar[Callable[..., RK4Interpolation]] = RK4Interpolation
@@ -74,7 +84,7 @@ class RK4(dfx.AbstractSolver):
         return terms.vf(t0, y0, args)
 
 
-class ExponentialEulerInterpolation(dfx.AbstractLocalInterpolation):
+class ExponentialEulerInterpolation(_PointwiseInterpolation):
     """y(t) = y0 + (t − t0)·f·φ1(−λ(t − t0)): exact inside a step for frozen tv-LIF rates."""
 
     t0: float
@@ -83,11 +93,8 @@ class ExponentialEulerInterpolation(dfx.AbstractLocalInterpolation):
     f: object
     lam: object
 
-    def evaluate(self, t0, t1=None, left=True):
-        del left
-        if t1 is not None:
-            return jax.tree.map(lambda a, b: a - b, self.evaluate(t1), self.evaluate(t0))
-        h = t0 - self.t0
+    def at(self, t):
+        h = t - self.t0
         return jax.tree.map(lambda y, fi, li: y + h * fi / x_over_one_minus_exp(li * h), self.y0, self.f, self.lam)
 
 

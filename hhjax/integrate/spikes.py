@@ -29,6 +29,7 @@ from ..models.base import AbstractNeuron
 from .solvers import vf_and_decay
 
 _ROOT_ITERATIONS = 40
+_UNCONDITIONAL_RECORD = 4096  # populations up to this size record without a branch
 
 
 class SpikeBuffer(eqx.Module):
@@ -248,7 +249,10 @@ class SpikeRecorder(dfx.AbstractAdaptiveSolver):
             fired = (V0 < self.threshold) & (model.voltage(y1) >= self.threshold)
             interp = self.solver.interpolation_cls(t0=t0, t1=t1, **dense)
             t_cross = self._crossing_times(interp, t0, t1, y0, y1, fired)
-        buf = jax.lax.cond(jnp.any(fired), lambda b: b.record(fired, t_cross), lambda b: b, buf)
+        if fired.size <= _UNCONDITIONAL_RECORD:  # a branch costs more than the scatter
+            buf = buf.record(fired, t_cross)
+        else:
+            buf = jax.lax.cond(jnp.any(fired), lambda b: b.record(fired, t_cross), lambda b: b, buf)
         bad = ~jnp.all(jnp.isfinite(model.voltage(y1)))
         buf = buf.mark_nonfinite(bad, t1)
         return y1, y_error, dense, (inner_state, buf), result
