@@ -239,7 +239,7 @@ def simulate(
         if not float(save_every) > 0:
             raise ValueError(f"save_every must be > 0 ms, got {save_every}")
         n_save = int(math.floor((float(t1) - float(t0)) / float(save_every) + 1e-9)) + 1
-        save_ts = jnp.asarray(float(t0) + float(save_every) * np.arange(n_save), dtype)
+        save_ts = jnp.asarray(np.minimum(float(t0) + float(save_every) * np.arange(n_save), float(t1)), dtype)
 
     jumps = None
     if not _is_traced(stimulus) and not _is_traced((t0, t1)):
