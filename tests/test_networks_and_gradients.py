@@ -68,6 +68,19 @@ def test_gradient_through_the_solve_matches_finite_differences():
         assert float(g[i]) == pytest.approx(float(fd), rel=1e-5)
 
 
+def test_direct_adjoint_gives_the_same_gradient():
+    import diffrax as dfx
+
+    def loss(g_K, adjoint):
+        sim = hj.simulate(hj.HodgkinHuxley(g_K=g_K), 10.0, t1=5.0, solver="rk4", dt=0.05, dtype="float64",
+                          adjoint=adjoint)
+        return sim.y_final.V
+
+    a = jax.grad(loss)(36.0, None)
+    b = jax.grad(loss)(36.0, dfx.DirectAdjoint())
+    assert float(a) == pytest.approx(float(b), rel=1e-10)
+
+
 def test_gradient_finite_at_the_singular_voltage():
     def v_end(V0):
         y0 = HH.steady_state(V0)

@@ -170,6 +170,7 @@ def simulate(
     max_spikes: int = 512,
     max_steps: int | None = None,
     progress: bool = False,
+    adjoint: dfx.AbstractAdjoint | None = None,
 ) -> Simulation:
     """Simulate a neuron or a population from `t0` to `t1` (ms).
 
@@ -191,6 +192,8 @@ def simulate(
     - `threshold`: spike threshold in mV (default `model.default_threshold()`).
     - `max_spikes`: spike buffer length per neuron.
     - `progress`: show a tqdm progress bar.
+    - `adjoint`: how `jax.grad` differentiates the solve (default diffrax's
+      `RecursiveCheckpointAdjoint`: checkpointed backpropagation, memory O(√steps)).
 
     Spikes are upward threshold crossings located inside steps; LIF-type models are
     reset at the crossing time. Raises `ValueError` for bad input and `SimulationError`
@@ -262,7 +265,7 @@ def simulate(
     ts_arr = save_ts if not isinstance(save_ts, str) else None
     traced = _is_traced((model, stimulus, y0, t0a, t1a))
     sol, buf = _solve(model, stimulus, inner, y0, t0a, t1a, dt_arr, thr, ts_arr, jumps, step_ts, config,
-                      throw=traced)
+                      adjoint or dfx.RecursiveCheckpointAdjoint(), throw=traced)
     result = _collect(model, sol, buf, t0a, t1a, thr, config)
     if not _is_traced(result):
         _raise_on_failure(sol, buf, name, dt, max_steps, max_spikes, adaptive)
@@ -280,7 +283,7 @@ class _Config(eqx.Module):
 
 
 @eqx.filter_jit
-def _solve(model, stimulus, inner, y0, t0, t1, dt, threshold, save_ts, jumps, step_ts, config, throw):
+def _solve(model, stimulus, inner, y0, t0, t1, dt, threshold, save_ts, jumps, step_ts, config, adjoint, throw):
     decay = None
     if isinstance(inner, ExponentialEuler):
         def decay(t, y, args):
@@ -308,7 +311,7 @@ def _solve(model, stimulus, inner, y0, t0, t1, dt, threshold, save_ts, jumps, st
     meter = dfx.TqdmProgressMeter() if config.progress else dfx.NoProgressMeter()
     sol = dfx.diffeqsolve(
         term, solver, t0, t1, dt, y0, args=stimulus, saveat=saveat, stepsize_controller=controller,
-        max_steps=config.max_steps, progress_meter=meter, throw=throw,
+        max_steps=config.max_steps, progress_meter=meter, adjoint=adjoint, throw=throw,
     )
     _, buf = sol.solver_state
     return sol, buf
