@@ -232,13 +232,11 @@ def simulate(
     thr = model.default_threshold() if threshold is None else threshold
     thr = jnp.asarray(thr, dtype)
 
-    if save_every is None:
-        save_ts = None
-    elif isinstance(save_every, str):
-        if save_every != "step":
-            raise ValueError(f"save_every must be a number of ms, 'step' or None, got {save_every!r}")
-        save_ts = "step"
-    else:
+    save_steps = isinstance(save_every, str)
+    save_ts = None
+    if save_steps and save_every != "step":
+        raise ValueError(f"save_every must be a number of ms, 'step' or None, got {save_every!r}")
+    if save_every is not None and not save_steps:
         if not float(save_every) > 0:
             raise ValueError(f"save_every must be > 0 ms, got {save_every}")
         n_save = int(math.floor((float(t1) - float(t0)) / float(save_every) + 1e-9)) + 1
@@ -254,17 +252,16 @@ def simulate(
         jumps = None
     if max_steps is None:
         if adaptive:
-            max_steps = 1_000_000 if save_ts != "step" else 200_000
+            max_steps = 200_000 if save_steps else 1_000_000
         elif step_ts is not None:
             max_steps = int(step_ts.shape[0])
         else:
             max_steps = int(math.ceil((float(t1) - float(t0)) / float(dt) * (1 + 1e-12))) + 1
     dt_arr = None if dt is None else jnp.asarray(dt, dtype)
     config = _Config(adaptive=adaptive, rtol=rtol, atol=atol, max_steps=max_steps,
-                     max_spikes=max_spikes, progress=progress, save_step=save_ts == "step")
-    ts_arr = save_ts if not isinstance(save_ts, str) else None
+                     max_spikes=max_spikes, progress=progress, save_step=save_steps)
     traced = _is_traced((model, stimulus, y0, t0a, t1a))
-    sol, buf = _solve(model, stimulus, inner, y0, t0a, t1a, dt_arr, thr, ts_arr, jumps, step_ts, config,
+    sol, buf = _solve(model, stimulus, inner, y0, t0a, t1a, dt_arr, thr, save_ts, jumps, step_ts, config,
                       adjoint or dfx.RecursiveCheckpointAdjoint(), throw=traced)
     result = _collect(model, sol, buf, t0a, t1a, thr, config)
     if not _is_traced(result):
