@@ -73,3 +73,20 @@ def test_float32_equivalence_within_single_precision():
     b = hj.simulate(hj.tvlif2hh(HH), stim, t1=100.0, solver="rk4", dt=0.025, dtype="float32", save_every=0.5)
     assert a.V.dtype == jnp.float32 and b.V.dtype == jnp.float32
     np.testing.assert_allclose(a.spike_list(), b.spike_list(), atol=2e-3)
+
+
+def test_where_float32_is_not_enough(hh_reference):
+    """float32 suffices for HH spike timing with fixed steps, but not for the tv-LIF2HH
+    identity (F and the channel neurons cancel large terms) nor for tight tolerances."""
+    ref = next(p for p in hh_reference["protocols"] if p["name"] == "const_10")
+    tv = hj.tvlif2hh(HH)
+    dv = {}
+    for dtype in ("float32", "float64"):
+        a = hj.simulate(HH, 10.0, t1=200.0, solver="rk4", dt=0.025, dtype=dtype, save_every=0.1)
+        b = hj.simulate(tv, 10.0, t1=200.0, solver="rk4", dt=0.025, dtype=dtype, save_every=0.1)
+        assert np.max(np.abs(np.asarray(a.spike_list()) - ref["spike_times_ms"])) < 1e-4
+        dv[dtype] = float(np.max(np.abs(np.asarray(a.V, np.float64) - np.asarray(b.V, np.float64))))
+    assert dv["float64"] < 1e-7
+    assert 1e-3 < dv["float32"] < 1.0  # rounding-limited, ~1e6x the float64 gap
+    with pytest.raises(ValueError, match="below what float32 resolves"):
+        hj.simulate(HH, 10.0, t1=20.0, solver="tsit5", rtol=1e-10, atol=1e-10, dtype="float32")

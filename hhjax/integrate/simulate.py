@@ -220,6 +220,10 @@ def simulate(
         except NotImplementedError as e:
             raise ValueError(str(e)) from None
     dtype, model, stimulus = _prepare(model, stimulus, dtype)
+    eps = float(jnp.finfo(dtype).eps)
+    if adaptive and rtol < 2 * eps:
+        raise ValueError(f"rtol = {rtol:g} is below what {dtype} resolves (eps = {eps:.2g}); use float64 "
+                         "or a larger rtol")
     if not _is_traced(stimulus) and not _is_traced((t0,)):
         I0 = np.asarray(stimulus(jnp.asarray(t0, dtype)))
         if not np.all(np.isfinite(I0)):
