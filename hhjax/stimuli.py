@@ -93,11 +93,10 @@ class PulseTrain(AbstractStimulus):
 
     def discontinuities(self, t0, t1):
         start = float(np.min(np.asarray(self.start)))
-        edges = _periodic_edges(t0, t1, self.period, [0.0, self.width])
-        edges = [e + start for e in edges] + [start]
-        if self.n_pulses is not None:
-            edges = [e for e in edges if e <= start + self.n_pulses * float(np.max(self.period))]
-        return sorted({e for e in edges if t0 < e < t1})
+        edges = [e + start for e in _periodic_edges(t0 - start, t1 - start, self.period, [0.0, self.width])]
+        edges.append(start)
+        end = math.inf if self.n_pulses is None else start + self.n_pulses * float(np.max(self.period))
+        return sorted({e for e in edges if t0 < e < t1 and start <= e < end})
 
 
 class Ramp(AbstractStimulus):
