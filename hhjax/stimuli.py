@@ -34,19 +34,19 @@ class AbstractStimulus(eqx.Module):
 
 
 def _periodic_edges(t0, t1, period, offsets) -> list[float]:
-    period = float(np.max(np.asarray(period)))
-    if not math.isfinite(period) or period <= 0:
-        return []
-    out = []
-    k0 = math.floor(t0 / period) - 1
-    k1 = math.ceil(t1 / period) + 1
-    for k in range(k0, k1 + 1):
-        for off in offsets:
-            for o in np.atleast_1d(np.asarray(off, dtype=float)):
-                t = k * period + o
+    """Times k·period + offset in (t0, t1); `period` and each offset may be per-neuron."""
+    periods = np.atleast_1d(np.asarray(period, dtype=float)).ravel()
+    offs = [np.broadcast_to(np.atleast_1d(np.asarray(o, dtype=float)).ravel(), periods.shape) for o in offsets]
+    out = set()
+    for i, p in enumerate(periods):
+        if not math.isfinite(p) or p <= 0:
+            continue
+        for k in range(math.floor(t0 / p) - 1, math.ceil(t1 / p) + 2):
+            for off in offs:
+                t = k * p + off[i]
                 if t0 < t < t1:
-                    out.append(float(t))
-    return sorted(set(out))
+                    out.add(float(t))
+    return sorted(out)
 
 
 class Constant(AbstractStimulus):

@@ -78,6 +78,8 @@ def test_discontinuities_are_listed():
     assert hj.Square(0.0, 1.0, 10.0).discontinuities(0.0, 25.0) == [5.0, 10.0, 15.0, 20.0]
     assert hj.Step(0.0, 1.0, 3.0).discontinuities(0.0, 10.0) == [3.0]
     assert hj.Sawtooth(0.0, 1.0, 4.0).discontinuities(0.0, 10.0) == [4.0, 8.0]
+    per_neuron = hj.Square(0.0, 1.0, jnp.array([4.0, 6.0]))
+    assert per_neuron.discontinuities(0.0, 10.0) == [2.0, 3.0, 4.0, 6.0, 8.0, 9.0]
     pulses = hj.PulseTrain(amplitude=1.0, width=1.0, period=10.0, start=3.0, n_pulses=2)
     assert pulses.discontinuities(0.0, 40.0) == [3.0, 4.0, 13.0, 14.0]
     assert hj.PulseTrain(1.0, 2.0, 5.0, start=1.0).discontinuities(0.0, 12.0) == [1.0, 3.0, 6.0, 8.0, 11.0]
