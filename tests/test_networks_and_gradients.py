@@ -93,3 +93,28 @@ def test_gradient_finite_at_the_singular_voltage():
 def test_progress_meter(capfd):
     hj.simulate(HH, 10.0, t1=20.0, solver="euler", dt=0.01, progress=True)
     assert "100.00%" in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("solver", ["expeuler", "rk4"])
+def test_gradient_of_a_spike_time(solver):
+    """d(first LIF spike)/dI against the exact derivative of −τ ln((V∞ − θ)/(V∞ − V_rest))."""
+
+    def first_spike(I):
+        sim = hj.simulate(hj.LIF(), hj.Constant(I), t1=40.0, solver=solver, dt=0.1, dtype="float64")
+        return sim.spike_times[0]
+
+    I = 2.0
+    v_inf, tau, R = -65.0 + 10.0 * I, 10.0, 10.0
+    exact = -tau * R * (1 / (v_inf + 50.0) - 1 / (v_inf + 65.0))
+    g = jax.grad(first_spike)(I)
+    assert float(g) == pytest.approx(exact, rel=1e-4 if solver == "rk4" else 1e-8)
+
+
+def test_gradient_of_hh_spike_time_matches_finite_differences():
+    def second_spike(g_K):
+        sim = hj.simulate(hj.HodgkinHuxley(g_K=g_K), 10.0, t1=30.0, solver="rk4", dt=0.02, dtype="float64")
+        return sim.spike_times[1]
+
+    g = jax.grad(second_spike)(36.0)
+    fd = (second_spike(36.0 + 1e-4) - second_spike(36.0 - 1e-4)) / 2e-4
+    assert float(g) == pytest.approx(float(fd), rel=1e-4)

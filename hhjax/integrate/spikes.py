@@ -200,22 +200,36 @@ class SpikeRecorder(dfx.AbstractAdaptiveSolver):
         lo = jnp.broadcast_to(lo, shape).astype(dtype)
         hi = jnp.broadcast_to(hi, shape).astype(dtype)
         if shape == ():
-            t = bracketed_root(lambda t: v(interp.evaluate(t)) - thr, lo, hi, V0 - thr, V1 - thr)
-            t = jnp.where(fired, t, hi)
-            return t, interp.evaluate(t)
+            def evaluate(t):
+                return interp.evaluate(t)
 
-        # All neurons are iterated together (cheap elementwise work; the loop stops as soon
-        # as the fired ones have converged, after 1–2 passes for a linear interpolant).
-        cols, one = _split_per_neuron(interp, shape)
-        lo, hi, f_lo, f_hi, thr = (x.reshape(-1) for x in (lo, hi, V0 - thr, V1 - thr, thr))
-        f_lo = jnp.where(fired.reshape(-1), f_lo, -jnp.ones_like(f_lo))
-        f_hi = jnp.where(fired.reshape(-1), f_hi, jnp.zeros_like(f_hi))
+            def g(t):
+                return v(evaluate(t)) - thr
 
-        def evaluate(t):
-            return jax.vmap(one, in_axes=(-1, 0))(cols, t)
+            f_lo, f_hi, mask = V0 - thr, V1 - thr, fired
+        else:
+            # All neurons are iterated together (cheap elementwise work; the loop stops as
+            # soon as the fired ones have converged, after 1–2 passes for a linear interpolant).
+            cols, one = _split_per_neuron(interp, shape)
+            lo, hi, f_lo, f_hi, thr = (x.reshape(-1) for x in (lo, hi, V0 - thr, V1 - thr, thr))
+            mask = fired.reshape(-1)
+            f_lo = jnp.where(mask, f_lo, -jnp.ones_like(f_lo))
+            f_hi = jnp.where(mask, f_hi, jnp.zeros_like(f_hi))
 
-        t = bracketed_root(lambda t: v(evaluate(t)) - thr, lo, hi, f_lo, f_hi)
-        t = jnp.where(fired.reshape(-1), t, hi)
+            def evaluate(t):
+                return jax.vmap(one, in_axes=(-1, 0))(cols, t)
+
+            def g(t):
+                return v(evaluate(t)) - thr
+
+        sg = jax.lax.stop_gradient
+        root = bracketed_root(lambda t: sg(g(t)), sg(lo), sg(hi), sg(f_lo), sg(f_hi))
+        # One Newton step from the converged root carries the implicit-function-theorem
+        # derivative dt*/dp = −(∂V/∂p)/(dV/dt) (the while loop itself is not differentiated).
+        value, slope = jax.jvp(g, (root,), (jnp.ones_like(root),))
+        safe = jnp.where(slope != 0, slope, jnp.ones_like(slope))
+        t = jnp.where(slope != 0, root - value / safe, root)
+        t = jnp.where(mask, t, hi)
         return t.reshape(shape), jax.tree.map(lambda x: x.reshape(shape), evaluate(t))
 
     def _crossing_times(self, interp, lo, hi, y0, y1, fired):
