@@ -67,6 +67,7 @@ def test_tvlif2hh_from_any_hh_parameter_set():
         assert float(jnp.max(jnp.abs(a.V - b.V))) <= 1e-7
 
 
+@pytest.mark.slow
 def test_float32_equivalence_within_single_precision():
     stim = hj.Constant(10.0)
     a = hj.simulate(HH, stim, t1=100.0, solver="rk4", dt=0.025, dtype="float32", save_every=0.5)

@@ -52,7 +52,7 @@ def _first_spikes_error(reference, solver, dt):
 @pytest.mark.parametrize("solver, dts, order", [
     ("euler", (0.01, 0.005, 0.0025), 1.0),
     ("rk4", (0.05, 0.025, 0.0125), 4.0),
-    ("heun", (0.02, 0.01, 0.005), 2.0),
+    pytest.param("heun", (0.02, 0.01, 0.005), 2.0, marks=pytest.mark.slow),
 ])
 def test_convergence_order(hh_reference, solver, dts, order):
     errs = [_first_spikes_error(hh_reference, solver, dt) for dt in dts]

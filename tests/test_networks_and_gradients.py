@@ -68,6 +68,7 @@ def test_gradient_through_the_solve_matches_finite_differences():
         assert float(g[i]) == pytest.approx(float(fd), rel=1e-5)
 
 
+@pytest.mark.slow
 def test_direct_adjoint_gives_the_same_gradient():
     import diffrax as dfx
 
@@ -81,6 +82,7 @@ def test_direct_adjoint_gives_the_same_gradient():
     assert float(a) == pytest.approx(float(b), rel=1e-10)
 
 
+@pytest.mark.slow
 def test_gradient_finite_at_the_singular_voltage():
     def v_end(V0):
         y0 = HH.steady_state(V0)
