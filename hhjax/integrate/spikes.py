@@ -29,7 +29,6 @@ from ..models.base import AbstractNeuron
 from .solvers import vf_and_decay
 
 _ROOT_ITERATIONS = 40
-_UNCONDITIONAL_RECORD = 4096  # populations up to this size record without a branch
 
 
 class SpikeBuffer(eqx.Module):
@@ -263,10 +262,7 @@ class SpikeRecorder(dfx.AbstractAdaptiveSolver):
             fired = (V0 < self.threshold) & (model.voltage(y1) >= self.threshold)
             interp = self.solver.interpolation_cls(t0=t0, t1=t1, **dense)
             t_cross = self._crossing_times(interp, t0, t1, y0, y1, fired)
-        if fired.size <= _UNCONDITIONAL_RECORD:  # a branch costs more than the scatter
-            buf = buf.record(fired, t_cross)
-        else:
-            buf = jax.lax.cond(jnp.any(fired), lambda b: b.record(fired, t_cross), lambda b: b, buf)
+        buf = buf.record(fired, t_cross)  # one scatter; writes of silent neurons are dropped
         bad = ~jnp.all(jnp.isfinite(model.voltage(y1)))
         buf = buf.mark_nonfinite(bad, t1)
         return y1, y_error, dense, (inner_state, buf), result
