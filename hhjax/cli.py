@@ -7,6 +7,8 @@ import json
 import sys
 import time
 
+from .parameters import model_params, set_params
+
 
 def _enable_x64():
     import jax
@@ -25,58 +27,13 @@ def build_model(name: str, params: dict):
         raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
     if name in ("hh", "hh-shifted", "tvlif2hh", "tvlif2hh-gates"):
         base = hj.HodgkinHuxley.shifted() if name == "hh-shifted" else hj.HodgkinHuxley()
-        base = _with_params(base, params)
+        base = set_params(base, params)
         if name.startswith("tvlif2hh"):
             return hj.tvlif2hh(base, "gates" if name.endswith("gates") else "channels")
         return base
     if name == "lif":
-        return _with_params(hj.LIF(), params)
-    return _with_params(hj.SLIF2HH(), params)
-
-
-def _with_params(model, params: dict):
-    """Replace fields by name; dotted names reach into nested modules (`alpha_m.v_half`)."""
-    import dataclasses
-
-    import equinox as eqx
-
-    for name, value in params.items():
-        obj, parts = model, name.split(".")
-        for depth, part in enumerate(parts):
-            fields = {f.name for f in dataclasses.fields(obj)} if dataclasses.is_dataclass(obj) else set()
-            if part not in fields:
-                where = ".".join(parts[:depth]) or type(model).__name__
-                raise ValueError(f"unknown parameter {name!r}: {where} has fields {sorted(fields)}")
-            obj = getattr(obj, part)
-
-        def at(m, parts=parts):
-            for part in parts:
-                m = getattr(m, part)
-            return m
-
-        model = eqx.tree_at(at, model, value)
-    return model
-
-
-def model_params(model) -> dict:
-    """Flat {name: value} of a model's numeric parameters (nested modules dotted)."""
-    import dataclasses
-
-    import numpy as np
-
-    out = {}
-
-    def walk(obj, prefix):
-        for f in dataclasses.fields(obj):
-            v = getattr(obj, f.name)
-            if dataclasses.is_dataclass(v):
-                walk(v, prefix + f.name + ".")
-            elif isinstance(v, (int, float, str)) or hasattr(v, "shape"):
-                a = np.asarray(v)
-                out[prefix + f.name] = a.tolist() if a.dtype.kind in "fiub" else str(v)
-
-    walk(model, "")
-    return out
+        return set_params(hj.LIF(), params)
+    return set_params(hj.SLIF2HH(), params)
 
 
 def _versions() -> dict:
@@ -116,10 +73,17 @@ def cmd_simulate(a) -> int:
     if not discrete:
         kw.update(solver=a.solver, rtol=a.rtol, atol=a.atol, threshold=a.threshold, progress=a.progress)
     elif a.threshold is not None:
-        model = _with_params(model, {"threshold": a.threshold})
+        model = set_params(model, {"threshold": a.threshold})
+    writes_trace = bool(a.out) and a.out.endswith(".npz")
+    if writes_trace:
+        if discrete:
+            raise ValueError("--out *.npz writes a voltage trace; use a continuous model (hh, lif, tvlif2hh)")
+        kw["save_every"] = a.save_every
     start = time.perf_counter()
     sim = hj.simulate(model, stim, **kw)
     wall = time.perf_counter() - start
+    if writes_trace:
+        return _write_trace(a, model, stim, sim, wall)
     spikes = sim.spike_list()
     if np.ndim(sim.spike_counts) == 0:
         spikes = [spikes]
@@ -138,6 +102,104 @@ def cmd_simulate(a) -> int:
         print(f"{a.model}: {sum(out['spike_counts'])} spikes in {a.n} neuron(s); wrote {a.out}")
     else:
         print(text)
+    return 0
+
+
+def _write_trace(a, model, stim, sim, wall) -> int:
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from .fitting.traces import Trace, save_trace
+
+    t = np.asarray(sim.ts)
+    V = np.asarray(sim.V).reshape(t.shape[0], -1).T  # (P, T)
+    current = np.asarray(jax.vmap(stim)(jnp.asarray(t)))
+    current = np.broadcast_to(current.reshape(t.shape[0], -1).T, V.shape)
+    meta = dict(model=a.model, stimulus=a.stimulus, params=model_params(model),
+                settings=dict(t1=a.t1, dt=a.dt, solver=a.solver, rtol=a.rtol, atol=a.atol, dtype=a.dtype,
+                              save_every=a.save_every, n=a.n),
+                spike_times_ms=sim.spike_list(), versions=_versions())
+    save_trace(a.out, Trace(jnp.asarray(t), jnp.asarray(current), jnp.asarray(V)), meta)
+    print(f"{a.model}: {V.shape[0]} trace(s) of {t.shape[0]} samples every {a.save_every} ms "
+          f"({wall:.2f} s); wrote {a.out}")
+    return 0
+
+
+FIT_MODELS = ("hh", "hh-shifted", "tvlif2hh", "slif2hh")
+
+
+def cmd_fit(a) -> int:
+    if a.dtype == "float64":
+        _enable_x64()
+    import jax
+    import numpy as np
+
+    from . import fitting as hf
+    from .parameters import get_param
+
+    if a.model not in FIT_MODELS:
+        raise ValueError(f"unknown model {a.model!r} for fit; choose from {', '.join(FIT_MODELS)}")
+    traces = [hf.load_trace(p) for p in a.target]
+    trace = hf.stack_traces(traces)
+    params = {}
+    for item in a.param or []:
+        key, sep, val = item.partition("=")
+        if not sep:
+            raise ValueError(f"--param expects NAME=VALUE, got {item!r}")
+        params[key.strip()] = float(val)
+    model = build_model(a.model, params)
+    free = [n.strip() for n in a.fit.split(",") if n.strip()] if a.fit else None
+    key = jax.random.PRNGKey(a.seed)
+    start = time.perf_counter()
+    if a.model == "slif2hh":
+        from .fitting.slif2hh import SLIF2HH_FREE, fit_slif2hh
+        from .stimuli import Sampled
+
+        threshold = a.threshold
+        if threshold is None:
+            v = np.asarray(trace.V)
+            threshold = 0.5 * (float(v.min()) + float(v.max()))
+        targets = hf.spike_times_from_trace(trace, threshold)
+        t0 = float(trace.t[0])
+        stimuli = [Sampled(trace.t - t0, trace.current[i]) for i in range(trace.n_protocols)]
+        res = fit_slif2hh(stimuli, [t - t0 for t in targets], base=model, free=free or SLIF2HH_FREE,
+                          starts=a.starts, steps=a.steps, key=key, t1=float(trace.t[-1]) - t0,
+                          learning_rate=a.lr or 0.03, perturbation=a.perturbation, chain=False,
+                          progress=not a.no_progress, checkpoint_dir=a.checkpoint, resume=a.resume, dtype=a.dtype)
+        fitted, names = res.model, list(free or SLIF2HH_FREE)
+        result = dict(loss=float(np.min(res.losses)), loss_per_start=np.asarray(res.losses).tolist(),
+                      spike_times_ms=res.spikes, target_spike_times_ms=[t.tolist() for t in targets],
+                      threshold_mV=threshold,
+                      comparison=[c._asdict() for c in res.comparison])
+    else:
+        if not free:
+            raise ValueError("--fit NAME,NAME,... is required (e.g. --fit g_Na,g_K,g_L)")
+        fit = hf.fit_model(model, trace, free, loss=a.loss, starts=a.starts, steps=a.steps, optimizer=a.optimizer,
+                           learning_rate=a.lr, key=key, perturbation=a.perturbation, checkpoint_dir=a.checkpoint,
+                           checkpoint_every=a.checkpoint_every, resume=a.resume, progress=not a.no_progress,
+                           window_ms=a.window_ms, burn_in_ms=a.burn_in_ms)
+        fitted, names = fit.model, list(fit.space.names)
+        history = np.asarray(fit.result.history)
+        result = dict(loss=fit.result.loss, best_start=fit.result.best_start,
+                      loss_per_start=np.asarray(fit.result.loss_per_start).tolist(),
+                      loss_history_best_start=history[:, fit.result.best_start].tolist(),
+                      loss_history_min=np.nanmin(history, axis=1).tolist(),
+                      fitted={n: np.asarray(get_param(fitted, n)).tolist() for n in names},
+                      fitted_per_start={n: np.asarray(v).tolist() for n, v in fit.params_per_start.items()})
+    wall = time.perf_counter() - start
+    out = dict(model=a.model, params=model_params(fitted), free=names, **result,
+               settings=dict(targets=a.target, loss=a.loss, optimizer=a.optimizer, lr=a.lr, starts=a.starts,
+                             steps=a.steps, seed=a.seed, perturbation=a.perturbation, window_ms=a.window_ms,
+                             burn_in_ms=a.burn_in_ms, dtype=a.dtype, devices=len(jax.devices()),
+                             device=str(jax.devices()[0].platform)),
+               wall_time_s=wall, versions=_versions())
+    with open(a.out, "w") as fh:
+        json.dump(out, fh, indent=1)
+    print(f"fit {a.model}: loss {out['loss']:.4g} after {a.steps} steps × {a.starts} starts "
+          f"in {wall:.1f} s; wrote {a.out}")
+    for n in names:
+        print(f"  {n} = {np.asarray(get_param(fitted, n)).tolist()}")
     return 0
 
 
@@ -183,8 +245,36 @@ def main(argv=None) -> int:
     s.add_argument("--param", action="append", metavar="NAME=VALUE", help="override a model parameter")
     s.add_argument("--max-spikes", type=int, default=1024)
     s.add_argument("--progress", action="store_true")
-    s.add_argument("--out", default=None, help="write JSON here (default: stdout)")
+    s.add_argument("--save-every", type=float, default=0.01,
+                   help="sample interval (ms) of the trace written by --out FILE.npz")
+    s.add_argument("--out", default=None,
+                   help="write JSON spike times here (default: stdout); a name ending in .npz writes a "
+                        "voltage trace instead (t ms, I µA/cm², V mV; the format `hhjax fit` reads)")
     s.set_defaults(func=cmd_simulate)
+
+    f = sub.add_parser("fit", help="fit model parameters to voltage traces (.npz)")
+    f.add_argument("--target", action="append", required=True, help="trace file (.npz: t, I, V); repeatable")
+    f.add_argument("--model", required=True, help=f"one of {', '.join(FIT_MODELS)}")
+    f.add_argument("--fit", default=None, help="comma-separated free parameters, e.g. g_Na,g_K,E_L or "
+                                                "alpha_m.v_half (default for slif2hh: all but rest)")
+    f.add_argument("--param", action="append", metavar="NAME=VALUE", help="initial guess for a parameter")
+    f.add_argument("--starts", type=int, default=8, help="starting points fitted at once")
+    f.add_argument("--steps", type=int, default=200)
+    f.add_argument("--loss", default="equation", help="equation, equation-projected, shooting or mse")
+    f.add_argument("--optimizer", default="adam", choices=("adam", "lbfgs"))
+    f.add_argument("--lr", type=float, default=None, help="learning rate (adam default 0.01)")
+    f.add_argument("--perturbation", type=float, default=0.5, help="starts: values × (1 ± this)")
+    f.add_argument("--window-ms", type=float, default=0.1, help="equation-error window (ms)")
+    f.add_argument("--burn-in-ms", type=float, default=0.0, help="ignore this much of each trace's start (ms)")
+    f.add_argument("--threshold", type=float, default=None, help="slif2hh: spike threshold of the targets (mV)")
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--dtype", default="float64", choices=("float32", "float64"))
+    f.add_argument("--checkpoint", default=None, help="directory for checkpoints (every --checkpoint-every steps)")
+    f.add_argument("--checkpoint-every", type=int, default=25)
+    f.add_argument("--resume", action="store_true", help="continue from the checkpoint in --checkpoint")
+    f.add_argument("--no-progress", action="store_true")
+    f.add_argument("--out", default="fit.json")
+    f.set_defaults(func=cmd_fit)
 
     e = sub.add_parser("equivalence", help="HH vs tv-LIF2HH vs s-LIF2HH table and figure (main job)")
     e.add_argument("--dt", type=float, default=0.001)
@@ -198,6 +288,10 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     if getattr(a, "n", 1) < 1:
         p.error("--n must be >= 1")
+    if a.command == "fit" and (a.starts < 1 or a.steps < 1):
+        p.error("--starts and --steps must be >= 1")
+    if a.command == "fit" and a.resume and not a.checkpoint:
+        p.error("--resume needs --checkpoint DIR")
     if a.command == "simulate" and a.model == "slif2hh" and a.dt is None:
         a.dt = 1.0
     try:
@@ -206,7 +300,7 @@ def main(argv=None) -> int:
         print(f"hhjax: error: {err}", file=sys.stderr)
         return 2
     except RuntimeError as err:
-        print(f"hhjax: simulation failed: {err}", file=sys.stderr)
+        print(f"hhjax: {a.command} failed: {err}", file=sys.stderr)
         return 1
 
 

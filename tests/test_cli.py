@@ -70,3 +70,39 @@ def test_equivalence_main_job(tmp_path, capsys):
     assert rows["sine"]["slif2hh_normalised_error"] == pytest.approx(0.173, abs=0.01)
     assert (rows["square"]["hh_spikes"], rows["square"]["slif2hh_spikes"]) == (7, 6)
     assert fig.stat().st_size > 10_000
+
+
+def test_simulate_writes_a_trace_and_fit_recovers_from_it(tmp_path, capsys):
+    trace = tmp_path / "trace.npz"
+    assert main(["simulate", "--model", "hh", "--param", "g_K=30", "--stimulus", "step:0,10,2", "--t1", "25",
+                 "--rtol", "1e-9", "--atol", "1e-9", "--save-every", "0.01", "--out", str(trace)]) == 0
+    data = np.load(trace)
+    assert data["t"].shape == data["V"].shape == data["I"].shape and data["t"][1] == pytest.approx(0.01)
+    assert json.loads(str(data["meta"]))["params"]["g_K"] == 30.0
+    out = tmp_path / "fit.json"
+    assert main(["fit", "--target", str(trace), "--model", "hh", "--fit", "g_K,g_L,E_L", "--starts", "3",
+                 "--steps", "40", "--optimizer", "lbfgs", "--no-progress", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["params"]["g_K"] == pytest.approx(30.0, rel=1e-2)  # started from 36 ± 50 %
+    assert res["params"]["E_L"] == pytest.approx(-54.387, rel=1e-2)
+    assert len(res["loss_history_min"]) == 40 and res["free"] == ["g_K", "g_L", "E_L"]
+    assert res["settings"]["starts"] == 3 and "jax" in res["versions"]
+
+
+def test_fit_rejects_bad_targets_and_names(tmp_path, capsys):
+    t = np.arange(100) * 0.01
+    np.savez(tmp_path / "a.npz", t=t, I=np.zeros(100), V=np.full(100, -65.0))
+    np.savez(tmp_path / "short.npz", t=t[:50], I=np.zeros(50), V=np.full(50, -65.0))
+    np.savez(tmp_path / "nan.npz", t=t, I=np.zeros(100), V=np.where(t > 0.5, np.nan, -65.0))
+    np.savez(tmp_path / "mismatch.npz", t=t, I=np.zeros(100), V=np.zeros(99))
+    base = ["fit", "--model", "hh", "--steps", "2", "--no-progress", "--out", str(tmp_path / "f.json")]
+    cases = [(["--target", str(tmp_path / "a.npz"), "--target", str(tmp_path / "short.npz"), "--fit", "g_K"],
+              "share one time grid"),
+             (["--target", str(tmp_path / "nan.npz"), "--fit", "g_K"], "NaN"),
+             (["--target", str(tmp_path / "mismatch.npz"), "--fit", "g_K"], "V has shape"),
+             (["--target", str(tmp_path / "a.npz"), "--fit", "g_Ca"], "unknown parameter 'g_Ca'"),
+             (["--target", str(tmp_path / "missing.npz"), "--fit", "g_K"], "does not exist"),
+             (["--target", str(tmp_path / "a.npz"), "--fit", "g_K", "--loss", "magic"], "unknown loss")]
+    for extra, message in cases:
+        assert main(base + extra) == 2
+        assert message in capsys.readouterr().err, message

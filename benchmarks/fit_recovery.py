@@ -1,0 +1,178 @@
+"""Full-size runs of the fitting issue's recovery targets, and the cost of gradients.
+
+    python benchmarks/fit_recovery.py [--quick] [--out fit_recovery.json]
+
+Prints (and writes as JSON):
+1. HH membrane parameters (C, ḡNa, ḡK, ḡL, ENa, EK, EL) from ±50 % random starts:
+   10 initialisations × 16 vmapped starts, noise-free and with 1 mV noise.
+2. tv-LIF gate functions (18 rate coefficients; conductances by least squares) from V
+   alone: τ_x and x∞ errors over the visited voltages; closed loop on an unseen protocol.
+3. s-LIF2HH vs HH spike trains on the five paper waveforms, before / after fitting.
+4. Gradient cost: value-and-grad vs forward time for a 20,000-step solve, and its peak
+   memory (XLA's temp allocation) with and without checkpointing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+import diffrax as dfx  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+import hhjax as hj  # noqa: E402
+from hhjax import fitting as hf  # noqa: E402
+from hhjax.fitting.recovery import closed_loop_spikes, gate_recovery, membrane_recovery  # noqa: E402
+from hhjax.fitting.slif2hh import fit_slif2hh  # noqa: E402
+from hhjax.paper.simplified import compare_spike_trains, hh_chain_spikes, slif2hh_chain_spikes  # noqa: E402
+
+
+def membrane(quick):
+    hh = hj.HodgkinHuxley()
+    t1 = 40.0 if quick else 60.0
+    out = {}
+    # noisy traces are sampled every 0.02 ms: at 0.01 ms the teacher-forced fit of noisy
+    # data lands in a biased minimum (see the closing note of the fitting issue)
+    for noise, window, sample_dt in ((0.0, 0.1, 0.01), (1.0, 0.5, 0.02)):
+        trace = hf.synthetic_traces(hh, hf.default_protocols(t1), t1=t1, sample_dt=sample_dt)
+        tr = trace if noise == 0 else trace.with_noise(jax.random.PRNGKey(5), noise)
+        start = time.perf_counter()
+        res = membrane_recovery(hh, tr, initialisations=3 if quick else 10, starts=16, steps=60 if quick else 100,
+                                key=jax.random.PRNGKey(1), window_ms=window)
+        wall = time.perf_counter() - start
+        rel = res["relative_error"]
+        out[f"noise_{noise}mV"] = dict(
+            window_ms=window, sample_dt_ms=sample_dt, t1_ms=t1, protocols=4, wall_s=wall, names=res["names"],
+            max_rel_error_per_param=dict(zip(res["names"], rel.max(axis=0).tolist())),
+            median_rel_error_per_param=dict(zip(res["names"], np.median(rel, axis=0).tolist())),
+            inits_all_within_1pct=int(np.sum(rel.max(axis=1) < 0.01)),
+            inits_all_within_5pct=int(np.sum(rel.max(axis=1) < 0.05)), initialisations=int(rel.shape[0]))
+        print(f"[membrane] noise {noise} mV: {out[f'noise_{noise}mV']['inits_all_within_1pct']}/{rel.shape[0]} "
+              f"initialisations all within 1 %, {out[f'noise_{noise}mV']['inits_all_within_5pct']} within 5 %; "
+              f"wall {wall:.0f} s")
+        for n in res["names"]:
+            print(f"    {n:5s} max rel err {rel[:, res['names'].index(n)].max():.2e}")
+    return out
+
+
+def gates(quick):
+    hh = hj.HodgkinHuxley()
+    t1 = 60.0 if quick else 100.0
+    trace = hf.synthetic_traces(hh, hf.default_protocols(t1), t1=t1, sample_dt=0.01)
+    start = time.perf_counter()
+    fitted, res = gate_recovery(hh, trace, starts=4 if quick else 8, steps=80 if quick else 150,
+                                key=jax.random.PRNGKey(2))
+    wall = time.perf_counter() - start
+    V = hf.visited_voltages(trace)
+    errors = hf.gate_curve_errors(fitted, hh, V)
+    got, want = closed_loop_spikes([hj.tvlif2hh(fitted), hj.tvlif2hh(hh)], hj.Step(0.0, 15.0, 10.0), t1=80.0)
+    same = got.size == want.size
+    result = dict(wall_s=wall, loss=res.loss, voltage_range_mV=[float(V[0]), float(V[-1])], errors=errors,
+                  membrane=hf.recovery.membrane_values(fitted),
+                  closed_loop=dict(protocol="step 0→15 µA/cm² at 10 ms, 80 ms", n_fitted=int(got.size),
+                                   n_true=int(want.size),
+                                   max_abs_dt_ms=float(np.max(np.abs(got - want))) if same else None))
+    print(f"[gates] loss {res.loss:.3g}, wall {wall:.0f} s, V range {float(V[0]):.1f}..{float(V[-1]):.1f} mV")
+    for x, e in errors.items():
+        print(f"    {x}: max |τ rel err| {e['tau_rel']:.3e}, max |x∞ err| {e['x_inf_abs']:.3e}")
+    print(f"    closed loop: {got.size} vs {want.size} spikes, max |Δt| "
+          f"{result['closed_loop']['max_abs_dt_ms']} ms; membrane {result['membrane']}")
+    return result
+
+
+def slif2hh(quick):
+    waves = hj.paper_waveforms()
+    names = list(waves)
+    targets, _ = hh_chain_spikes([waves[n] for n in names], dt=0.001)
+    before = slif2hh_chain_spikes([waves[n] for n in names])
+    rows = []
+    print("[s-LIF2HH] waveform  HH  before(n, err)   after(n, err)   fitted decay/threshold/gain/w/bias")
+    for n, target, b in zip(names, targets, before):
+        fit = fit_slif2hh([waves[n]], [target], key=jax.random.PRNGKey(0), iterations=20 if quick else 40)
+        old, new = compare_spike_trains(target, b), fit.comparison[0]
+        u = fit.model.unit
+        params = {k: float(getattr(u, k)) for k in ("decay", "threshold", "gain", "w1", "w2", "w3", "bias")}
+        rows.append(dict(waveform=n, hh_spikes=len(target), before=old._asdict(), after=new._asdict(), params=params))
+
+        def fmt(c):
+            e = "—" if c.normalised_error is None else f"{c.normalised_error:.3f}"
+            return f"{c.n_test:2d}, {e:>5s}"
+
+        print(f"    {n:9s} {len(target):2d}  {fmt(old):14s}  {fmt(new):14s}  "
+              + "/".join(f"{v:.3g}" for v in params.values()))
+    return rows
+
+
+def gradient_cost(quick):
+    hh = hj.HodgkinHuxley()
+    n = 20_000
+    dt = 0.01
+    t = dt * np.arange(n + 1)
+    stim = hj.Step(0.0, 10.0, 5.0)
+    sim = hj.simulate(hh, stim, t1=float(t[-1]), solver="rk4", dt=dt, save_every=0.1)
+    trace = hf.make_trace(np.asarray(sim.ts), np.asarray(jax.vmap(stim)(sim.ts)), np.asarray(sim.V))
+    space = hf.ParameterSpace.of(hh, ["g_Na", "g_K", "g_L"])
+    theta = space.perturbed_starts(jax.random.PRNGKey(0), 1, 0.05)
+    theta = jax.tree.map(lambda x: x[0], theta)
+    out = {}
+    for label, adjoint in (("recursive checkpoint (default)", dfx.RecursiveCheckpointAdjoint()),
+                           ("store every step (checkpoints = steps)", dfx.RecursiveCheckpointAdjoint(checkpoints=n + 1))):
+        def loss(th, adjoint=adjoint):
+            return hf.voltage_mse(space.model(th), trace, solver="rk4", substeps=10, adjoint=adjoint)
+
+        fwd = jax.jit(loss)
+        vg = jax.jit(jax.value_and_grad(loss))
+        mem = vg.lower(theta).compile().memory_analysis()
+        fmem = fwd.lower(theta).compile().memory_analysis()
+        jax.block_until_ready(fwd(theta))
+        jax.block_until_ready(vg(theta))
+        reps = 2 if quick else 5
+        s = time.perf_counter()
+        for _ in range(reps):
+            jax.block_until_ready(fwd(theta))
+        t_f = (time.perf_counter() - s) / reps
+        s = time.perf_counter()
+        for _ in range(reps):
+            jax.block_until_ready(vg(theta))
+        t_g = (time.perf_counter() - s) / reps
+        out[label] = dict(steps=n, forward_s=t_f, value_and_grad_s=t_g, ratio=t_g / t_f,
+                          grad_temp_MiB=mem.temp_size_in_bytes / 2**20 if mem else None,
+                          forward_temp_MiB=fmem.temp_size_in_bytes / 2**20 if fmem else None)
+        print(f"[gradient] {label}: {n} RK4 steps, forward {t_f * 1e3:.1f} ms, value+grad {t_g * 1e3:.1f} ms "
+              f"(ratio {t_g / t_f:.2f}); peak temp memory grad {out[label]['grad_temp_MiB']:.1f} MiB, "
+              f"forward {out[label]['forward_temp_MiB']:.1f} MiB")
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="smaller sizes (minutes)")
+    p.add_argument("--out", default="fit_recovery.json")
+    p.add_argument("--only", default="membrane,gates,slif2hh,gradient")
+    a = p.parse_args()
+    import jaxlib
+
+    info = dict(jax=jax.__version__, jaxlib=jaxlib.__version__, XLA_FLAGS=os.environ.get("XLA_FLAGS", ""),
+                device=str(jax.devices()[0]), cpu=platform.processor() or platform.machine(),
+                threads=os.cpu_count(), dtype="float64", quick=a.quick)
+    print(info)
+    results = dict(info=info)
+    start = time.perf_counter()
+    for part in a.only.split(","):
+        results[part] = {"membrane": membrane, "gates": gates, "slif2hh": slif2hh, "gradient": gradient_cost}[part](a.quick)
+    results["wall_s"] = time.perf_counter() - start
+    with open(a.out, "w") as fh:
+        json.dump(results, fh, indent=1, default=float)
+    print(f"total wall {results['wall_s']:.0f} s; wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()
