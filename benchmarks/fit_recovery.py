@@ -68,7 +68,7 @@ def gates(quick):
     t1 = 60.0 if quick else 100.0
     trace = hf.synthetic_traces(hh, hf.default_protocols(t1), t1=t1, sample_dt=0.01)
     start = time.perf_counter()
-    fitted, res = gate_recovery(hh, trace, starts=4 if quick else 8, steps=80 if quick else 150,
+    fitted, res = gate_recovery(hh, trace, starts=4 if quick else 8, steps=80 if quick else 300,
                                 key=jax.random.PRNGKey(2))
     wall = time.perf_counter() - start
     V = hf.visited_voltages(trace)
@@ -94,12 +94,13 @@ def slif2hh(quick):
     targets, _ = hh_chain_spikes([waves[n] for n in names], dt=0.001)
     before = slif2hh_chain_spikes([waves[n] for n in names])
     rows = []
-    print("[s-LIF2HH] waveform  HH  before(n, err)   after(n, err)   fitted decay/threshold/gain/w/bias")
+    print("[s-LIF2HH] waveform  HH  before(n, err)   after(n, err)   fitted decay/threshold/gain/w1/w2/w3/bias/weight")
     for n, target, b in zip(names, targets, before):
         fit = fit_slif2hh([waves[n]], [target], key=jax.random.PRNGKey(0), iterations=20 if quick else 40)
         old, new = compare_spike_trains(target, b), fit.comparison[0]
         u = fit.model.unit
         params = {k: float(getattr(u, k)) for k in ("decay", "threshold", "gain", "w1", "w2", "w3", "bias")}
+        params["weight"] = float(fit.model.weight)
         rows.append(dict(waveform=n, hh_spikes=len(target), before=old._asdict(), after=new._asdict(), params=params))
 
         def fmt(c):
@@ -111,44 +112,62 @@ def slif2hh(quick):
     return rows
 
 
-def gradient_cost(quick):
+def _time(fn, arg, reps):
+    jax.block_until_ready(fn(arg))
+    start = time.perf_counter()
+    for _ in range(reps):
+        jax.block_until_ready(fn(arg))
+    return (time.perf_counter() - start) / reps
+
+
+def gradient_cost(quick, population: int = 256, only_variant: str | None = None):
+    """A 20,000-step RK4 solve (200 ms at 0.01 ms) of `population` HH neurons, each with
+    its own ḡNa, ḡK, ḡL: value-and-grad of the voltage MSE vs the forward solve, and XLA's
+    peak temporary memory for both, with diffrax's recursive checkpointing (default) and
+    with every step stored. Also the teacher-forced loss (what the fits use)."""
     hh = hj.HodgkinHuxley()
-    n = 20_000
-    dt = 0.01
-    t = dt * np.arange(n + 1)
+    n, dt = 20_000, 0.01
     stim = hj.Step(0.0, 10.0, 5.0)
-    sim = hj.simulate(hh, stim, t1=float(t[-1]), solver="rk4", dt=dt, save_every=0.1)
-    trace = hf.make_trace(np.asarray(sim.ts), np.asarray(jax.vmap(stim)(sim.ts)), np.asarray(sim.V))
+    sim = hj.simulate(hh, stim, t1=n * dt, solver="rk4", dt=dt, save_every=0.1)
+    t = np.asarray(sim.ts)
+    V = np.repeat(np.asarray(sim.V)[None], population, axis=0)
+    current = np.repeat(np.asarray(jax.vmap(stim)(sim.ts))[None], population, axis=0)
+    trace = hf.make_trace(t, current, V)
     space = hf.ParameterSpace.of(hh, ["g_Na", "g_K", "g_L"])
-    theta = space.perturbed_starts(jax.random.PRNGKey(0), 1, 0.05)
-    theta = jax.tree.map(lambda x: x[0], theta)
-    out = {}
-    for label, adjoint in (("recursive checkpoint (default)", dfx.RecursiveCheckpointAdjoint()),
-                           ("store every step (checkpoints = steps)", dfx.RecursiveCheckpointAdjoint(checkpoints=n + 1))):
+    theta = jax.tree.map(lambda x: jnp.broadcast_to(x, (population,)) * (1 + 0.01 * jnp.linspace(-1, 1, population)),
+                         space.to_unconstrained(space.values()))
+    reps = 1 if quick else 3
+    out = dict(population=population, steps=n)
+    variants = (("recursive checkpoint (default)", dfx.RecursiveCheckpointAdjoint()),
+                ("150 checkpoints (~sqrt(steps))", dfx.RecursiveCheckpointAdjoint(checkpoints=150)),
+                ("every step stored", dfx.RecursiveCheckpointAdjoint(checkpoints=n + 1)))
+    if only_variant is not None:
+        variants = tuple(v for v in variants if v[0].startswith(only_variant))
+    for label, adjoint in variants:
         def loss(th, adjoint=adjoint):
             return hf.voltage_mse(space.model(th), trace, solver="rk4", substeps=10, adjoint=adjoint)
 
-        fwd = jax.jit(loss)
-        vg = jax.jit(jax.value_and_grad(loss))
-        mem = vg.lower(theta).compile().memory_analysis()
-        fmem = fwd.lower(theta).compile().memory_analysis()
-        jax.block_until_ready(fwd(theta))
-        jax.block_until_ready(vg(theta))
-        reps = 2 if quick else 5
-        s = time.perf_counter()
-        for _ in range(reps):
-            jax.block_until_ready(fwd(theta))
-        t_f = (time.perf_counter() - s) / reps
-        s = time.perf_counter()
-        for _ in range(reps):
-            jax.block_until_ready(vg(theta))
-        t_g = (time.perf_counter() - s) / reps
-        out[label] = dict(steps=n, forward_s=t_f, value_and_grad_s=t_g, ratio=t_g / t_f,
-                          grad_temp_MiB=mem.temp_size_in_bytes / 2**20 if mem else None,
-                          forward_temp_MiB=fmem.temp_size_in_bytes / 2**20 if fmem else None)
-        print(f"[gradient] {label}: {n} RK4 steps, forward {t_f * 1e3:.1f} ms, value+grad {t_g * 1e3:.1f} ms "
-              f"(ratio {t_g / t_f:.2f}); peak temp memory grad {out[label]['grad_temp_MiB']:.1f} MiB, "
-              f"forward {out[label]['forward_temp_MiB']:.1f} MiB")
+        fwd, vg = jax.jit(loss), jax.jit(jax.value_and_grad(loss))
+        mem_g = vg.lower(theta).compile().memory_analysis().temp_size_in_bytes / 2**20
+        mem_f = fwd.lower(theta).compile().memory_analysis().temp_size_in_bytes / 2**20
+        t_f, t_g = _time(fwd, theta, reps), _time(vg, theta, reps)
+        out[label] = dict(forward_s=t_f, value_and_grad_s=t_g, ratio=t_g / t_f, grad_temp_MiB=mem_g,
+                          forward_temp_MiB=mem_f)
+        print(f"[gradient] {label}: {population} neurons × {n} RK4 steps: forward {t_f:.2f} s, value+grad "
+              f"{t_g:.2f} s (ratio {t_g / t_f:.2f}); peak temp memory: grad {mem_g:.1f} MiB, forward {mem_f:.1f} MiB")
+    # the teacher-forced loss of the fits: 8 starts, 4 protocols × 10,001 samples
+    tr = hf.synthetic_traces(hh, hf.default_protocols(100.0), t1=100.0, sample_dt=0.01)
+    space = hf.ParameterSpace.of(hh, hf.HH_MEMBRANE + hf.RATE_COEFFICIENTS)
+    th = space.perturbed_starts(jax.random.PRNGKey(0), 8, 0.2, 5.0)
+
+    def tf_loss(x):
+        return hf.equation_error(space.model(x), tr)
+
+    t_f = _time(jax.jit(jax.vmap(tf_loss)), th, reps + 2)
+    t_g = _time(jax.jit(jax.vmap(jax.value_and_grad(tf_loss))), th, reps + 2)
+    out["teacher forcing"] = dict(forward_s=t_f, value_and_grad_s=t_g, ratio=t_g / t_f)
+    print(f"[gradient] teacher-forced loss, 8 starts × 4 × 10,001 samples, 25 parameters: value {t_f * 1e3:.0f} ms, "
+          f"value+grad {t_g * 1e3:.0f} ms (ratio {t_g / t_f:.2f})")
     return out
 
 

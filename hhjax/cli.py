@@ -164,11 +164,11 @@ def cmd_fit(a) -> int:
         t0 = float(trace.t[0])
         stimuli = [Sampled(trace.t - t0, trace.current[i]) for i in range(trace.n_protocols)]
         res = fit_slif2hh(stimuli, [t - t0 for t in targets], base=model, free=free or SLIF2HH_FREE,
-                          starts=a.starts, steps=a.steps, key=key, t1=float(trace.t[-1]) - t0,
+                          starts=a.starts, steps=a.steps, iterations=a.steps, key=key, t1=float(trace.t[-1]) - t0,
                           learning_rate=a.lr or 0.03, perturbation=a.perturbation, chain=False,
                           progress=not a.no_progress, checkpoint_dir=a.checkpoint, resume=a.resume, dtype=a.dtype)
         fitted, names = res.model, list(free or SLIF2HH_FREE)
-        result = dict(loss=float(np.min(res.losses)), loss_per_start=np.asarray(res.losses).tolist(),
+        result = dict(loss=res.score, method="cross-entropy search on the exact timing score",
                       spike_times_ms=res.spikes, target_spike_times_ms=[t.tolist() for t in targets],
                       threshold_mV=threshold,
                       comparison=[c._asdict() for c in res.comparison])
@@ -259,7 +259,7 @@ def main(argv=None) -> int:
                                                 "alpha_m.v_half (default for slif2hh: all but rest)")
     f.add_argument("--param", action="append", metavar="NAME=VALUE", help="initial guess for a parameter")
     f.add_argument("--starts", type=int, default=8, help="starting points fitted at once")
-    f.add_argument("--steps", type=int, default=200)
+    f.add_argument("--steps", type=int, default=200, help="optimiser steps (slif2hh: search iterations)")
     f.add_argument("--loss", default="equation", help="equation, equation-projected, shooting or mse")
     f.add_argument("--optimizer", default="adam", choices=("adam", "lbfgs"))
     f.add_argument("--lr", type=float, default=None, help="learning rate (adam default 0.01)")

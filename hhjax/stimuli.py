@@ -28,9 +28,15 @@ class AbstractStimulus(eqx.Module):
         raise NotImplementedError
 
     def discontinuities(self, t0: float, t1: float) -> list[float]:
-        """Times (ms) in (t0, t1) where the current is discontinuous. Default: none."""
+        """Times (ms) in (t0, t1) where the current or its slope jumps (adaptive solvers
+        step onto them). Default: none."""
         del t0, t1
         return []
+
+    def jumps(self, t0: float, t1: float) -> list[float]:
+        """Times (ms) in (t0, t1) where the current's *value* jumps (fixed-step grids are
+        split there). Default: all `discontinuities`."""
+        return self.discontinuities(t0, t1)
 
 
 def _periodic_edges(t0, t1, period, offsets) -> list[float]:
@@ -193,6 +199,10 @@ class Sampled(AbstractStimulus):
         ts = np.asarray(self.ts, dtype=float)
         return [float(x) for x in ts[(ts > t0) & (ts < t1)]]
 
+    def jumps(self, t0, t1):
+        """None: the interpolant is continuous."""
+        return []
+
     def __call__(self, t):
         idx = jnp.clip(jnp.searchsorted(self.ts, t, side="right") - 1, 0, self.ts.shape[0] - 2)
         ta = self.ts[idx]
@@ -258,6 +268,9 @@ class Stacked(AbstractStimulus):
     def discontinuities(self, t0, t1):
         return sorted({d for s in self.stimuli for d in s.discontinuities(t0, t1)})
 
+    def jumps(self, t0, t1):
+        return sorted({d for s in self.stimuli for d in s.jumps(t0, t1)})
+
 
 class Sum(AbstractStimulus):
     """The sum of several stimuli."""
@@ -272,6 +285,9 @@ class Sum(AbstractStimulus):
 
     def discontinuities(self, t0, t1):
         return sorted({d for s in self.stimuli for d in s.discontinuities(t0, t1)})
+
+    def jumps(self, t0, t1):
+        return sorted({d for s in self.stimuli for d in s.jumps(t0, t1)})
 
 
 # --- the five waveforms of He et al. (2024), `simplified_simulation/main.m` -----------

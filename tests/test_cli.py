@@ -106,3 +106,17 @@ def test_fit_rejects_bad_targets_and_names(tmp_path, capsys):
     for extra, message in cases:
         assert main(base + extra) == 2
         assert message in capsys.readouterr().err, message
+
+
+def test_fit_slif2hh_to_an_hh_trace(tmp_path):
+    trace = tmp_path / "hh.npz"
+    assert main(["simulate", "--model", "hh", "--stimulus", "const:9", "--t1", "60", "--save-every", "0.05",
+                 "--out", str(trace)]) == 0
+    out = tmp_path / "s.json"
+    assert main(["fit", "--target", str(trace), "--model", "slif2hh", "--steps", "10", "--no-progress",
+                 "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    target = res["target_spike_times_ms"][0]
+    assert len(target) >= 3 and res["threshold_mV"] == pytest.approx(-12.0, abs=8.0)
+    assert len(res["spike_times_ms"][0]) == len(target)  # the fitted unit fires as often as HH
+    assert 0 < res["params"]["unit.decay"] < 1

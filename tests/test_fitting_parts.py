@@ -169,6 +169,10 @@ def test_gradient_through_the_solve_matches_finite_differences(short_trace):
         return hf.voltage_mse(space.model(th), trace, solver="rk4")
 
     grad = jax.grad(loss)(theta)
+    # the same inside jit (trace arrays closed over become staged values there)
+    jitted = jax.jit(jax.value_and_grad(loss))(theta)
+    assert float(jitted[0]) == pytest.approx(float(loss(theta)), rel=1e-12)
+    np.testing.assert_allclose(jitted[1]["g_K"], grad["g_K"], rtol=1e-10)
     for n in space.names:
         h = 1e-5
         up = {**theta, n: theta[n] + h}

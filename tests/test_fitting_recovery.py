@@ -47,7 +47,7 @@ def test_hh_membrane_parameters_from_noisy_traces():
 def test_tvlif_gate_functions_recovered_and_closed_loop_spikes_match():
     hh = hj.HodgkinHuxley()
     trace = hf.synthetic_traces(hh, t1=60.0, sample_dt=0.01)
-    fitted, res = gate_recovery(hh, trace, starts=4, steps=80, key=jax.random.PRNGKey(2))
+    fitted, res = gate_recovery(hh, trace, starts=4, steps=150, key=jax.random.PRNGKey(2))
     errors = hf.gate_curve_errors(fitted, hh, hf.visited_voltages(trace))
     for x, e in errors.items():
         assert e["tau_rel"] < 0.05 and e["x_inf_abs"] < 0.02, (x, e)

@@ -210,7 +210,7 @@ def simulate_trace(model, trace: Trace, *, solver: str = "rk4", substeps: int = 
     saving V at the trace's samples. Returns the `Simulation` (V shape (T, P))."""
     stim = Sampled(trace.t, trace.current)
     y0 = model.initial_state(trace.V[:, 0]) if y0 is None else y0
-    t0, t1 = float(trace.t[0]), float(trace.t[-1])
+    t0, t1 = trace.t0, trace.t1
     return simulate(model, stim, t0=t0, t1=t1, dt=trace.dt / substeps, solver=solver, y0=y0,
                     save_every=trace.dt, **kwargs)
 
@@ -244,7 +244,7 @@ def shooting_loss(model, trace: Trace, window_ms: float = 2.0, *, solver: str = 
     V_win, I_win = cut(trace.V), cut(trace.current)
     starts = HHState(V=V_win[:, 0], m=cut(gates.m)[:, 0], h=cut(gates.h)[:, 0], n=cut(gates.n)[:, 0])
     local_t = trace.t[: w + 1] - trace.t[0]
-    windows = Trace(local_t, I_win, V_win)
+    windows = Trace(local_t, I_win, V_win, dt, 0.0)
     sim = simulate_trace(model, windows, solver=solver, substeps=substeps,
                          y0=_initial_state(model, starts.V, starts), **kwargs)
     return jnp.mean((sim.V.T[:, 1:] - V_win[:, 1:]) ** 2)

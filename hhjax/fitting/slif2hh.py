@@ -25,6 +25,8 @@ from .loop import fingerprint, fit
 from .space import ParameterSpace
 
 SLIF2HH_FREE = ("decay", "threshold", "gain", "w1", "w2", "w3", "bias")
+CHAIN_FREE = SLIF2HH_FREE + ("weight",)
+WEIGHT_STARTS = (1e5, 300.0, 100.0, 30.0)
 
 
 class SLIF2HHChain(eqx.Module):
@@ -134,7 +136,7 @@ def cross_entropy_search(score, theta0: dict, key, *, population: int = 2048, el
     best_v, best_s = flat, float(batched(flat[None])[0])
     for i in range(iterations):
         key, sub = jax.random.split(key)
-        cand = mean + std * jax.random.normal(sub, (population, flat.shape[0]), flat.dtype)
+        cand = mean[None, :] + std[None, :] * jax.random.normal(sub, (population, flat.shape[0]), flat.dtype)
         cand = cand.at[0].set(best_v)  # elitism: the best so far is always re-evaluated
         scores = batched(cand)
         order = jnp.argsort(scores)
@@ -147,14 +149,15 @@ def cross_entropy_search(score, theta0: dict, key, *, population: int = 2048, el
 
 
 def fit_slif2hh(stimuli: list[AbstractStimulus], targets: list, *, base: SLIF2HH | None = None,
-                free=SLIF2HH_FREE, method: str = "search", starts: int = 64, steps: int = 400,
+                free=CHAIN_FREE, method: str = "search", starts: int = 64, steps: int = 400,
                 learning_rate: float = 0.03, perturbation: float = 0.5, key=None, t1: float = 80.0,
                 weight: float = 1e5, dtype="float64", progress: bool = False, checkpoint_dir=None, resume=False,
                 chain: bool = True, population: int = 2048, iterations: int = 40) -> SLIF2HHFit:
     """Fit one s-LIF2HH parameter set to the target spike trains (ms) of `stimuli` (all
     at once; call once per stimulus for per-waveform fits), starting from `base`
-    (default: the authors' hand-set values). `chain=False` fits one unit's output
-    instead of the two-layer chain's.
+    (default: the authors' hand-set values). `free` defaults to the unit's decay,
+    threshold, gain, 3→1 weights and bias plus the inter-layer `weight`. `chain=False`
+    fits one unit's output instead of the two-layer chain's (drop "weight" from `free`).
 
     - `method="search"` (default): the exact score (worst train's normalised timing
       error, or 1 + count difference) is piecewise constant in the parameters — spikes
@@ -181,8 +184,17 @@ def fit_slif2hh(stimuli: list[AbstractStimulus], targets: list, *, base: SLIF2HH
         return exact_score(fired, target_times, unit_dt)
 
     if method == "search":
-        theta, _ = cross_entropy_search(score, space.to_unconstrained(space.values()), key,
-                                        population=population, iterations=iterations)
+        # the layer-1 → layer-2 weight sets a delay between the layers' spikes: a search
+        # in log scale from 1e5 alone never reaches the useful range (tens), so restart
+        # from several scales when it is free
+        scales = WEIGHT_STARTS if "weight" in space.names else (None,)
+        theta, best = None, np.inf
+        for i, w0 in enumerate(scales):
+            values = space.values() if w0 is None else {**space.values(), "weight": jnp.asarray(w0, dtype)}
+            th, sc = cross_entropy_search(score, space.to_unconstrained(values), jax.random.fold_in(key, i),
+                                          population=population, iterations=iterations)
+            if sc < best:
+                theta, best = th, sc
     elif method == "surrogate":
         target = jnp.asarray(np.stack([target_bins(t, n_steps, unit_dt) for t in targets], axis=-1), dtype)
         k0, k1 = jax.random.split(key)

@@ -225,7 +225,8 @@ def simulate(
         raise ValueError(f"rtol = {rtol:g} is below what {dtype} resolves (eps = {eps:.2g}); use float64 "
                          "or a larger rtol")
     if not _is_traced(stimulus) and not _is_traced((t0,)):
-        I0 = np.asarray(stimulus(jnp.asarray(t0, dtype)))
+        with jax.ensure_compile_time_eval():  # a concrete check even while jit traces the caller
+            I0 = np.asarray(stimulus(jnp.asarray(t0, dtype)))
         if not np.all(np.isfinite(I0)):
             raise ValueError("stimulus returns NaN or inf")
     y0 = model.initial_state() if y0 is None else y0
@@ -248,12 +249,14 @@ def simulate(
 
     jumps = None
     if not _is_traced(stimulus) and not _is_traced((t0, t1)):
-        d = stimulus.discontinuities(float(t0), float(t1))
-        jumps = jnp.asarray(d, dtype) if d else None
+        # numpy, not jnp: inside a caller's jit a jnp array would be a staged value
+        d = stimulus.discontinuities(float(t0), float(t1)) if adaptive else stimulus.jumps(float(t0), float(t1))
+        jumps = np.asarray(d, dtype) if d else None
     step_ts = None
     if not adaptive and not _is_traced((t0, t1, dt)):
-        step_ts = fixed_step_grid(float(t0), float(t1), float(dt), None if jumps is None else np.asarray(jumps), dtype)
+        step_ts = fixed_step_grid(float(t0), float(t1), float(dt), jumps, dtype)
         jumps = None
+    jumps = None if jumps is None else jnp.asarray(jumps)
     if max_steps is None:
         if adaptive:
             max_steps = 200_000 if save_steps else 1_000_000
