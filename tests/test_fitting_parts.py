@@ -76,6 +76,7 @@ def test_trace_file_round_trip_and_bad_targets(tmp_path, short_trace):
                          hf.make_trace(t[:8], np.zeros(8), np.zeros(8))])
 
 
+@pytest.mark.slow
 def test_teacher_forced_gates_match_simulated_gates(short_trace):
     """Gates driven by the observed V equal the gates of the simulation that made V."""
     hh = hj.HodgkinHuxley()
@@ -112,6 +113,7 @@ def test_each_trace_loss_is_minimal_at_the_true_parameters(short_trace, loss):
     assert at_truth < 0.2 * min(worse), (at_truth, worse)
 
 
+@pytest.mark.slow
 def test_spike_losses_minimal_at_true_parameters(short_trace):
     hh = hj.HodgkinHuxley()
     target = hf.pad_spike_times(hf.spike_times_from_trace(short_trace, 0.0))
@@ -179,3 +181,13 @@ def test_gradient_through_the_solve_matches_finite_differences(short_trace):
         down = {**theta, n: theta[n] - h}
         fd = (float(loss(up)) - float(loss(down))) / (2 * h)
         assert float(grad[n]) == pytest.approx(fd, rel=1e-5, abs=1e-8), n
+
+
+def test_membrane_least_squares_recovers_a_non_unit_capacitance():
+    """Variable projection returns C, ḡ and E themselves (here with C = 1.5 µF/cm²)."""
+    true = hj.HodgkinHuxley(C=1.5, g_K=30.0, E_L=-60.0)
+    trace = hf.synthetic_traces(true, {"s": hj.Step(0.0, 15.0, 2.0)}, t1=20.0, sample_dt=0.01)
+    fitted = hf.losses.membrane_least_squares(hj.HodgkinHuxley(), trace)
+    for n, want in (("C", 1.5), ("g_Na", 120.0), ("g_K", 30.0), ("g_L", 0.3), ("E_Na", 50.0), ("E_K", -77.0),
+                    ("E_L", -60.0)):
+        assert float(get_param(fitted, n)) == pytest.approx(want, rel=5e-3), n

@@ -184,18 +184,6 @@ def _least_squares(A: Array, b: Array) -> Array:
     return jnp.stack(beta)
 
 
-def membrane_least_squares(model, trace: Trace, window_ms: float = 0.1, burn_in_ms: float = 0.0):
-    """`model` with C, ḡNa, ḡK, ḡL, ENa, EK, EL set to the least-squares optimum of the
-    teacher-forced membrane equation for its current gate kinetics."""
-    from ..parameters import set_params
-
-    hh = as_hodgkin_huxley(model)
-    beta, _ = _membrane_design(hh, trace, window_ms, burn_in_ms)
-    C, gna, gena, gk, gek, gl, gel = (beta[i] for i in range(7))
-    values = dict(C=C, g_Na=gna, E_Na=gena / gna, g_K=gk, E_K=gek / gk, g_L=gl, E_L=gel / gl)
-    return set_params(model, values)
-
-
 def _initial_state(model, V0: Array, gates: HHState | None = None):
     if gates is None:
         return model.initial_state(V0)
@@ -217,7 +205,9 @@ def simulate_trace(model, trace: Trace, *, solver: str = "rk4", substeps: int = 
 
 def voltage_mse(model, trace: Trace, *, solver: str = "rk4", substeps: int = 1, **kwargs) -> Array:
     """Mean squared difference (mV²) between the simulated and the observed V over the
-    whole trace (see the module docstring for when this is a poor loss)."""
+    whole trace (see the module docstring for when this is a poor loss). Spike times are
+    not recorded (`max_spikes=0`), which keeps gradient checkpoints small."""
+    kwargs.setdefault("max_spikes", 0)
     sim = simulate_trace(model, trace, solver=solver, substeps=substeps, **kwargs)
     return jnp.mean((sim.V.T - trace.V) ** 2)
 
@@ -243,6 +233,7 @@ def shooting_loss(model, trace: Trace, window_ms: float = 2.0, *, solver: str = 
 
     V_win, I_win = cut(trace.V), cut(trace.current)
     starts = HHState(V=V_win[:, 0], m=cut(gates.m)[:, 0], h=cut(gates.h)[:, 0], n=cut(gates.n)[:, 0])
+    kwargs.setdefault("max_spikes", 0)
     local_t = trace.t[: w + 1] - trace.t[0]
     windows = Trace(local_t, I_win, V_win, dt, 0.0)
     sim = simulate_trace(model, windows, solver=solver, substeps=substeps,

@@ -102,7 +102,8 @@ def fit_model(
     opt = default_optimizer(optimizer, learning_rate) if isinstance(optimizer, str) else optimizer
     loss_fn = make_loss(space, trace, loss, **loss_options)
     fp = fingerprint(space.names, {n: np.asarray(v).tolist() for n, v in space.values().items()},
-                     loss, loss_options, str(optimizer), learning_rate, steps, starts, perturbation,
+                     loss, loss_options, optimizer if isinstance(optimizer, str) else type(optimizer).__name__,
+                     learning_rate, steps, starts, perturbation,
                      np.asarray(key), np.asarray(trace.V), np.asarray(trace.current))
     result = fit(loss_fn, theta0, optimizer=opt, steps=steps, key=k_fit, checkpoint_dir=checkpoint_dir,
                  checkpoint_every=checkpoint_every, resume=resume, fit_fingerprint=fp, progress=progress)

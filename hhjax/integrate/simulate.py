@@ -190,7 +190,9 @@ def simulate(
     - `save_every`: None keeps only spikes and the final state (O(N) memory); a number
       saves the state every that many ms (interpolated); `"step"` saves every step.
     - `threshold`: spike threshold in mV (default `model.default_threshold()`).
-    - `max_spikes`: spike buffer length per neuron.
+    - `max_spikes`: spike buffer length per neuron; 0 keeps only the spike counts (no
+      times), which makes a solve lighter when only the trace matters (the buffer is part
+      of the solver state, so every checkpoint of a gradient carries it).
     - `progress`: show a tqdm progress bar.
     - `adjoint`: how `jax.grad` differentiates the solve (default diffrax's
       `RecursiveCheckpointAdjoint`: checkpointed backpropagation, memory O(√steps)).
@@ -205,8 +207,8 @@ def simulate(
     if not isinstance(model, AbstractNeuron):
         raise TypeError(f"model must be a hhjax neuron model, got {type(model).__name__}")
     _check_times(t0, t1, dt)
-    if not isinstance(max_spikes, int) or max_spikes < 1:
-        raise ValueError(f"max_spikes must be a positive integer, got {max_spikes!r}")
+    if not isinstance(max_spikes, int) or max_spikes < 0:
+        raise ValueError(f"max_spikes must be a non-negative integer, got {max_spikes!r}")
     name, inner = get_solver(solver)
     if adaptive is None:
         adaptive = name in ADAPTIVE_BY_DEFAULT
@@ -266,11 +268,13 @@ def simulate(
             max_steps = int(math.ceil((float(t1) - float(t0)) / float(dt) * (1 + 1e-12))) + 1
     dt_arr = None if dt is None else jnp.asarray(dt, dtype)
     config = _Config(adaptive=adaptive, rtol=rtol, atol=atol, max_steps=max_steps,
-                     max_spikes=max_spikes, progress=progress, save_step=save_steps)
+                     max_spikes=max(max_spikes, 1), progress=progress, save_step=save_steps)
     traced = _is_traced((model, stimulus, y0, t0a, t1a))
     sol, buf = _solve(model, stimulus, inner, y0, t0a, t1a, dt_arr, thr, save_ts, jumps, step_ts, config,
                       adjoint or dfx.RecursiveCheckpointAdjoint(), throw=traced)
     result = _collect(model, sol, buf, t0a, t1a, thr, config)
+    if max_spikes == 0:
+        result = eqx.tree_at(lambda r: r.spike_times, result, jnp.full(result.spike_counts.shape + (0,), jnp.nan, dtype))
     if not _is_traced(result):
         _raise_on_failure(sol, buf, name, dt, max_steps, max_spikes, adaptive)
     return result
@@ -373,7 +377,7 @@ def _raise_on_failure(sol, buf, name, dt, max_steps, max_spikes, adaptive):
         )
     if sol.result != dfx.RESULTS.successful:
         raise SimulationError(f"the solve failed: {dfx.RESULTS[sol.result]}")
-    if int(np.max(np.asarray(buf.count), initial=0)) > max_spikes:
+    if max_spikes and int(np.max(np.asarray(buf.count), initial=0)) > max_spikes:
         raise SimulationError(
             f"a neuron fired {int(np.max(np.asarray(buf.count)))} spikes, more than "
             f"max_spikes = {max_spikes}; pass a larger max_spikes"
