@@ -36,6 +36,17 @@ def build_model(name: str, params: dict):
     return set_params(hj.SLIF2HH(), params)
 
 
+def _parse_params(items) -> dict:
+    """`--param NAME=VALUE` options as {name: float}."""
+    params = {}
+    for item in items or []:
+        key, sep, val = item.partition("=")
+        if not sep:
+            raise ValueError(f"--param expects NAME=VALUE, got {item!r}")
+        params[key.strip()] = float(val)
+    return params
+
+
 def _versions() -> dict:
     import diffrax
     import equinox
@@ -56,13 +67,7 @@ def cmd_simulate(a) -> int:
 
     import hhjax as hj
 
-    params = {}
-    for item in a.param or []:
-        key, sep, val = item.partition("=")
-        if not sep:
-            raise ValueError(f"--param expects NAME=VALUE, got {item!r}")
-        params[key.strip()] = float(val)
-    model = build_model(a.model, params)
+    model = build_model(a.model, _parse_params(a.param))
     stim = hj.parse_stimulus(a.stimulus)
     discrete = isinstance(model, hj.AbstractDiscreteNeuron)
     # --n gives N identical neurons: the population's shape comes from the state.
@@ -142,13 +147,7 @@ def cmd_fit(a) -> int:
         raise ValueError(f"unknown model {a.model!r} for fit; choose from {', '.join(FIT_MODELS)}")
     traces = [hf.load_trace(p) for p in a.target]
     trace = hf.stack_traces(traces)
-    params = {}
-    for item in a.param or []:
-        key, sep, val = item.partition("=")
-        if not sep:
-            raise ValueError(f"--param expects NAME=VALUE, got {item!r}")
-        params[key.strip()] = float(val)
-    model = build_model(a.model, params)
+    model = build_model(a.model, _parse_params(a.param))
     free = [n.strip() for n in a.fit.split(",") if n.strip()] if a.fit else None
     key = jax.random.PRNGKey(a.seed)
     start = time.perf_counter()

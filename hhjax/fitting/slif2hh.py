@@ -22,6 +22,7 @@ from ..models import SLIF2HH
 from ..paper.simplified import compare_spike_trains
 from ..stimuli import AbstractStimulus, step_averages
 from .loop import fingerprint, fit
+from .losses import pad_spike_times
 from .space import ParameterSpace
 
 SLIF2HH_FREE = ("decay", "threshold", "gain", "w1", "w2", "w3", "bias")
@@ -124,27 +125,33 @@ def exact_score(fired, target_times, dt: float):
     return jnp.max(per_train)
 
 
-def cross_entropy_search(score, theta0: dict, key, *, population: int = 2048, elites: int = 64,
+def cross_entropy_search(score, starts: list[dict], key, *, population: int = 2048, elites: int = 64,
                          iterations: int = 40, sigma: float = 0.5, min_sigma: float = 1e-3):
-    """Minimise a piecewise-constant `score(theta)` by the cross-entropy method: sample a
-    Gaussian population around the elite mean, keep the best `elites`, refit mean and
-    s.d. (floored at `min_sigma`). Vectorised over the population with `vmap`.
-    Returns (best theta, best score)."""
-    flat, unravel = jax.flatten_util.ravel_pytree(theta0)
+    """Minimise a piecewise-constant `score(theta)` by the cross-entropy method from each
+    of `starts` in turn: sample a Gaussian population around the elite mean, keep the
+    best `elites`, refit mean and s.d. (floored at `min_sigma`). Vectorised over the
+    population with `vmap`, compiled once for all starts. Returns (best theta, score)."""
+    _, unravel = jax.flatten_util.ravel_pytree(starts[0])
     batched = jax.jit(jax.vmap(lambda v: score(unravel(v))))
-    mean, std = flat, jnp.full_like(flat, sigma)
-    best_v, best_s = flat, float(batched(flat[None])[0])
-    for i in range(iterations):
-        key, sub = jax.random.split(key)
-        cand = mean[None, :] + std[None, :] * jax.random.normal(sub, (population, flat.shape[0]), flat.dtype)
-        cand = cand.at[0].set(best_v)  # elitism: the best so far is always re-evaluated
-        scores = batched(cand)
-        order = jnp.argsort(scores)
-        elite = cand[order[:elites]]
-        mean = jnp.mean(elite, axis=0)
-        std = jnp.maximum(jnp.std(elite, axis=0), min_sigma)
-        if float(scores[order[0]]) <= best_s:
-            best_v, best_s = cand[order[0]], float(scores[order[0]])
+    best_v, best_s = None, np.inf
+    for r, theta0 in enumerate(starts):
+        flat = jax.flatten_util.ravel_pytree(theta0)[0]
+        mean, std = flat, jnp.full_like(flat, sigma)
+        run_v, run_s = flat, float(batched(flat[None])[0])
+        sub_key = jax.random.fold_in(key, r)
+        for _ in range(iterations):
+            sub_key, sub = jax.random.split(sub_key)
+            cand = mean[None, :] + std[None, :] * jax.random.normal(sub, (population, flat.shape[0]), flat.dtype)
+            cand = cand.at[0].set(run_v)  # elitism: the best so far is always re-evaluated
+            scores = batched(cand)
+            order = jnp.argsort(scores)
+            elite = cand[order[:elites]]
+            mean = jnp.mean(elite, axis=0)
+            std = jnp.maximum(jnp.std(elite, axis=0), min_sigma)
+            if float(scores[order[0]]) <= run_s:
+                run_v, run_s = cand[order[0]], float(scores[order[0]])
+        if run_s < best_s:
+            best_v, best_s = run_v, run_s
     return unravel(best_v), best_s
 
 
@@ -174,8 +181,7 @@ def fit_slif2hh(stimuli: list[AbstractStimulus], targets: list, *, base: SLIF2HH
     n_steps = int(round(t1 / unit_dt))
     stim = cast_floats(tuple(stimuli), dtype)
     inputs = jnp.stack([step_averages(s, jnp.zeros((), dtype), unit_dt, n_steps) for s in stim], axis=-1)
-    target_times = jnp.asarray(np.stack([np.pad(np.asarray(t, float), (0, 64 - len(t)), constant_values=np.nan)
-                                         for t in targets]), dtype)
+    target_times = jnp.asarray(pad_spike_times(targets), dtype)
     space = ParameterSpace.of(base, free)
     key = jax.random.PRNGKey(0) if key is None else key
 
@@ -188,13 +194,9 @@ def fit_slif2hh(stimuli: list[AbstractStimulus], targets: list, *, base: SLIF2HH
         # in log scale from 1e5 alone never reaches the useful range (tens), so restart
         # from several scales when it is free
         scales = WEIGHT_STARTS if "weight" in space.names else (None,)
-        theta, best = None, np.inf
-        for i, w0 in enumerate(scales):
-            values = space.values() if w0 is None else {**space.values(), "weight": jnp.asarray(w0, dtype)}
-            th, sc = cross_entropy_search(score, space.to_unconstrained(values), jax.random.fold_in(key, i),
-                                          population=population, iterations=iterations)
-            if sc < best:
-                theta, best = th, sc
+        starts_ = [space.to_unconstrained(space.values() if w0 is None
+                                          else {**space.values(), "weight": jnp.asarray(w0, dtype)}) for w0 in scales]
+        theta, _ = cross_entropy_search(score, starts_, key, population=population, iterations=iterations)
     elif method == "surrogate":
         target = jnp.asarray(np.stack([target_bins(t, n_steps, unit_dt) for t in targets], axis=-1), dtype)
         k0, k1 = jax.random.split(key)
