@@ -4,7 +4,7 @@ Units throughout: time ms, potential mV, current µA/cm², conductance mS/cm²,
 capacitance µF/cm².
 """
 
-from . import fitting, stimuli
+from . import costs, fitting, networks, stimuli
 from ._numerics import x_over_one_minus_exp
 from .integrate import *  # noqa: F401,F403
 from .integrate import __all__ as _integrate_all
@@ -15,4 +15,5 @@ from .stimuli import __all__ as _stimuli_all
 
 __version__ = "0.1.0"
 
-__all__ = ["fitting", "stimuli", "x_over_one_minus_exp", *_integrate_all, *_models_all, *_stimuli_all]
+__all__ = ["costs", "fitting", "networks", "stimuli", "x_over_one_minus_exp",
+           *_integrate_all, *_models_all, *_stimuli_all]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -223,6 +224,149 @@ def cmd_equivalence(a) -> int:
     return 0
 
 
+def cmd_bench(a) -> int:
+    import jax
+
+    from .bench.suite import SECTIONS, Settings, run_suite
+
+    if a.device == "gpu":
+        try:
+            device = jax.devices("gpu")[0]
+        except RuntimeError:
+            raise ValueError("--device gpu: JAX sees no GPU here (install jax[cuda12] on a GPU machine)") from None
+        settings = Settings.full() if a.full else Settings.gpu()
+    else:
+        device = jax.devices("cpu")[0]
+        settings = Settings.full() if a.full else Settings.quick()
+    if a.dtype:
+        dtypes = tuple(x.strip() for x in a.dtype.split(","))
+        bad = [d for d in dtypes if d not in ("float32", "float64")]
+        if bad:
+            raise ValueError(f"unknown dtype(s) {bad}; use float32 and/or float64")
+        settings = dataclasses.replace(settings, dtypes=dtypes)
+    sections = tuple(x.strip() for x in a.only.split(",")) if a.only else SECTIONS
+    if a.skip:
+        sections = tuple(s for s in sections if s not in {x.strip() for x in a.skip.split(",")})
+    peer_names = None
+    if a.peers:
+        from .bench.peers import RUNNERS
+
+        peer_names = [x.strip() for x in a.peers.split(",")]
+        unknown = [x for x in peer_names if x not in RUNNERS]
+        if unknown:
+            raise ValueError(f"unknown peer(s) {unknown}; choose from {sorted(RUNNERS)}")
+    with jax.default_device(device):
+        run_suite(settings, sections, out=a.out, plots=a.plot or None, peer_names=peer_names)
+    return 0
+
+
+def _network_data(a):
+    from .networks import load_multitask_pickle, two_digit_dataset
+
+    if a.data:
+        return load_multitask_pickle(a.data)
+    return two_digit_dataset(a.n_train, a.n_test)
+
+
+def _ints(text, what):
+    try:
+        return tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise ValueError(f"--{what} must be comma-separated integers, got {text!r}") from None
+
+
+def cmd_train(a) -> int:
+    import numpy as np
+
+    from .networks.experiments import NOISE_LEVELS, paper_flops, parse_model_spec, step_cost
+    from .networks.train import TrainConfig, train
+
+    name, readout = parse_model_spec(a.model if ":" in a.model or not a.readout else f"{a.model}:{a.readout}")
+    seeds = _ints(a.seeds, "seeds")
+    data = _network_data(a)
+    runs = []
+    for seed in seeds:
+        cfg = TrainConfig(model=name, hidden=a.hidden, steps=a.steps, epochs=a.epochs, batch=a.batch, lr=a.lr,
+                          seed=seed, readout=readout, surrogate=a.surrogate, width=a.width, noise=a.noise,
+                          bottleneck=a.bottleneck, beta=a.beta)
+        r = train(cfg, data, progress=not a.no_progress, eval_noise=NOISE_LEVELS, log=print)
+        r.pop("model")
+        runs.append(r)
+        print(f"seed {seed}: test accuracy per task {', '.join(f'{x:.4f}' for x in r['accuracy'])}")
+    acc = np.asarray([r["accuracy"] for r in runs])
+    mean, sd = acc.mean(0), (acc.std(0, ddof=1) if len(runs) > 1 else np.zeros(acc.shape[1]))
+    print(f"{a.model}: accuracy " + ", ".join(f"task {k + 1} {m:.4f} ± {d:.4f}" for k, (m, d) in enumerate(zip(mean, sd)))
+          + f" over {len(runs)} seed(s)")
+    out = dict(model=a.model, readout=readout, data=data.name, accuracy=dict(mean=mean.tolist(), sd=sd.tolist()),
+               runs=runs, params=runs[0]["params"], flops=paper_flops(name, data.n_inputs, a.hidden, a.steps),
+               cost=step_cost(cfg, data), versions=_versions())
+    with open(a.out, "w") as fh:
+        json.dump(out, fh, indent=1, default=str)
+    print(f"wrote {a.out}")
+    if a.figure:
+        _plot_training(runs, a.model, a.figure)
+        print(f"wrote {a.figure}")
+    return 0
+
+
+def _plot_training(runs, model, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for r in runs:
+        h = r["accuracy_history"]
+        for k in range(len(h[0])):
+            ax.plot(range(1, len(h) + 1), [e[k] for e in h], "-o" if k == 0 else "--s", ms=3,
+                    label=f"seed {r['config']['seed']} task {k + 1}")
+    ax.set(xlabel="epoch", ylabel="test accuracy", title=f"{model}")
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def cmd_compare(a) -> int:
+    import dataclasses
+
+    from .networks.experiments import ComparisonSettings, report_table, run_comparison
+
+    settings = ComparisonSettings.quick() if a.quick else ComparisonSettings()
+    changes = {}
+    if a.models:
+        changes["models"] = tuple(x.strip() for x in a.models.split(","))
+    if a.seeds:
+        changes["seeds"] = _ints(a.seeds, "seeds")
+    for name in ("hidden", "epochs"):
+        if getattr(a, name) is not None:
+            changes[name] = getattr(a, name)
+    settings = dataclasses.replace(settings, **changes)
+    data = _network_data(argparse.Namespace(data=a.data, n_train=settings.n_train, n_test=settings.n_test))
+    res = run_comparison(settings, data, out=a.out, figure=a.figure or None, progress=not a.no_progress)
+    print(report_table(res))
+    print(f"wall time {res['wall_s']:.0f} s; wrote {a.out}" + (f" and {a.figure}" if a.figure else ""))
+    return 0
+
+
+def cmd_report(a) -> int:
+    from .networks.experiments import plot_comparison, report_table
+
+    try:
+        with open(a.results) as fh:
+            res = json.load(fh)
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"cannot read comparison results {a.results!r}: {e}") from None
+    if "models" not in res:
+        raise ValueError(f"{a.results}: not a `hhjax compare` result (no 'models')")
+    print(report_table(res))
+    if a.figure:
+        plot_comparison(res, a.figure)
+        print(f"wrote {a.figure}")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="hhjax", description="Differentiable neuron dynamics in JAX.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -284,6 +428,60 @@ def main(argv=None) -> int:
     e.add_argument("--out", default=None, help="also write the table as JSON")
     e.set_defaults(func=cmd_equivalence)
 
+    b = sub.add_parser("bench", help="benchmark suite: throughput, compile time, memory, accuracy, gradients, "
+                                     "operation counts, sharding and peer simulators")
+    b.add_argument("--full", action="store_true", help="full sizes (N up to 1e6; tens of minutes on 2 CPU cores)")
+    b.add_argument("--device", default="cpu", choices=("cpu", "gpu"), help="gpu: the GPU sizes (about 5 minutes)")
+    b.add_argument("--only", default=None, help="comma-separated sections: throughput, compile, memory, accuracy, "
+                                                "gradient, ops, sharding, peers")
+    b.add_argument("--skip", default=None, help="comma-separated sections to leave out")
+    b.add_argument("--peers", default=None, help="comma-separated peers (brainpy, jaxley, brian2-cython, "
+                                                 "brian2-cpp, neuron); default all installed")
+    b.add_argument("--dtype", default=None, help="float32,float64 (default both)")
+    b.add_argument("--out", default="bench.json")
+    b.add_argument("--plot", default="bench.png", help="figure path ('' for none)")
+    b.set_defaults(func=cmd_bench)
+
+    t = sub.add_parser("train", help="train a two-task spiking network (He et al. Fig. 4) on bundled digits")
+    t.add_argument("--model", default="hh", help="lif, hh, hh-paper, slif2hh, slif2hh-joint, 4lif, ann "
+                                                 "(optionally NAME:READOUT, e.g. hh:voltage)")
+    t.add_argument("--readout", default=None, help="count (spike counts, default), membrane or voltage")
+    t.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (mean ± s.d. over them)")
+    t.add_argument("--hidden", type=int, default=64, help="hidden units (4lif: 4× this many neurons)")
+    t.add_argument("--steps", type=int, default=15, help="time steps T")
+    t.add_argument("--epochs", type=int, default=5)
+    t.add_argument("--batch", type=int, default=128)
+    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--surrogate", default=None, help="rectangular, triangle, sigmoid, fast-sigmoid or atan")
+    t.add_argument("--width", type=float, default=None, help="surrogate width (layer units)")
+    t.add_argument("--noise", type=float, default=0.0, help="fixed noise pattern amplitude A (train and test)")
+    t.add_argument("--bottleneck", type=int, default=0, help="VIB readout with this many latent dimensions")
+    t.add_argument("--beta", type=float, default=1e-3, help="VIB weight of KL in the loss")
+    t.add_argument("--data", default=None, help="the authors' multi-task pickle (default: bundled digits)")
+    t.add_argument("--n-train", type=int, default=4000)
+    t.add_argument("--n-test", type=int, default=1000)
+    t.add_argument("--no-progress", action="store_true")
+    t.add_argument("--out", default="train.json")
+    t.add_argument("--figure", default="train.png", help="accuracy per epoch ('' for none)")
+    t.set_defaults(func=cmd_train)
+
+    c = sub.add_parser("compare", help="every model: accuracy over seeds, robustness, cost, information")
+    c.add_argument("--quick", action="store_true", help="small sizes (about two minutes)")
+    c.add_argument("--models", default=None, help="comma-separated, e.g. lif,4lif,hh,hh:voltage,slif2hh")
+    c.add_argument("--seeds", default=None)
+    c.add_argument("--hidden", type=int, default=None)
+    c.add_argument("--epochs", type=int, default=None)
+    c.add_argument("--data", default=None, help="the authors' multi-task pickle (default: bundled digits)")
+    c.add_argument("--no-progress", action="store_true")
+    c.add_argument("--out", default="comparison.json")
+    c.add_argument("--figure", default="comparison.png")
+    c.set_defaults(func=cmd_compare)
+
+    r = sub.add_parser("report", help="the table (and figure) of a `hhjax compare` result")
+    r.add_argument("results", nargs="?", default="comparison.json")
+    r.add_argument("--figure", default=None)
+    r.set_defaults(func=cmd_report)
+
     a = p.parse_args(argv)
     if getattr(a, "n", 1) < 1:
         p.error("--n must be >= 1")
@@ -295,7 +493,7 @@ def main(argv=None) -> int:
         a.dt = 1.0
     try:
         return a.func(a)
-    except (ValueError, TypeError) as err:
+    except (ValueError, TypeError, FloatingPointError) as err:
         print(f"hhjax: error: {err}", file=sys.stderr)
         return 2
     except RuntimeError as err:

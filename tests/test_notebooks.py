@@ -9,8 +9,8 @@ from nbclient import NotebookClient
 NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 
-# The fitting notebook (about 1.5 min) runs in CI's separate `slow` step.
-_SLOW = ("02_fitting.ipynb",)
+# The fitting (about 1.5 min) and network (about 2 min) notebooks run in CI's separate `slow` step.
+_SLOW = ("02_fitting.ipynb", "03_networks.ipynb")
 PARAMS = [pytest.param(p, marks=pytest.mark.slow) if p.name in _SLOW else p for p in NOTEBOOKS]
 
 
@@ -24,6 +24,16 @@ def test_notebook_executes(path, tmp_path):
         _check_equivalence_notebook(outputs)
     if path.name.startswith("02_"):
         _check_fitting_notebook(outputs)
+    if path.name.startswith("03_"):
+        _check_networks_notebook(outputs)
+
+
+def _check_networks_notebook(outputs):
+    dv = float(outputs.split("max |V_layer − V_simulate| =")[1].split()[0])
+    assert dv < 1e-6  # the layer is the engine's simulation
+    table = outputs.split("I(Z;Y)")[1]
+    rows = {ln.split()[0] for ln in table.splitlines() if ln.strip() and not ln.startswith("-")}
+    assert {"lif", "4lif", "hh:voltage", "slif2hh"} <= rows, rows
 
 
 def _check_fitting_notebook(outputs):

@@ -2,9 +2,11 @@
 
 from .simulate import Simulation, SimulationError, cast_floats, resolve_dtype, simulate
 from .solvers import RK4, SOLVERS, ExponentialEuler, ModelTerm, get_solver
+from .sharding import population_sharding, shard_population
 from .spikes import SpikeBuffer, SpikeRecorder, bracketed_root
 
 __all__ = [
+    "population_sharding", "shard_population",
     "Simulation", "SimulationError", "simulate", "cast_floats", "resolve_dtype", "RK4", "SOLVERS",
     "ExponentialEuler", "ModelTerm", "get_solver", "SpikeBuffer", "SpikeRecorder", "bracketed_root",
 ]

@@ -7,6 +7,7 @@ from typing import Any
 
 import diffrax as dfx
 import equinox as eqx
+import equinox.internal as eqxi
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -92,12 +93,14 @@ def cast_floats(tree, dtype):
     """Cast every floating-point array leaf (and Python float) of a pytree to `dtype`."""
 
     def cast(x):
+        # Python floats become NumPy arrays (no per-leaf device transfer; `jit` moves them
+        # in one go), JAX arrays are cast only when their dtype differs.
         if isinstance(x, float):
-            return jnp.asarray(x, dtype)
+            return np.asarray(x, dtype)
         if eqx.is_array(x) and jnp.issubdtype(x.dtype, jnp.floating):
-            return x.astype(dtype)
+            return x if x.dtype == dtype else x.astype(dtype)
         if isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.floating):
-            return jnp.asarray(x, dtype)
+            return x.astype(dtype, copy=False)
         return x
 
     return jax.tree.map(cast, tree)
@@ -130,10 +133,38 @@ def _vector_field(model, t, y, args):
     return model.vector_field(t, y, args)
 
 
+def _structure_key(*trees):
+    leaves, treedef = jax.tree.flatten(trees)
+    return treedef, tuple((jnp.shape(x), jnp.result_type(x)) if eqx.is_array_like(x) else ("static", x)
+                          for x in leaves)
+
+
+_SHAPE_CACHE: dict = {}
+
+
 def _population_shapes(model, y0, stimulus, t0):
     """Broadcast every state leaf to the population's shape: the common broadcast shape of
     the state, the parameters' effect on the vector field and the stimulus. A clear error
-    when they disagree. (Every state leaf carries the population's shape.)"""
+    when they disagree. (Every state leaf carries the population's shape.) The shape depends
+    only on the pytrees' structure, shapes and dtypes, so it is worked out once per those."""
+    if _is_traced((model, y0, stimulus, t0)):
+        return _population_shapes_uncached(model, y0, stimulus, t0)
+    try:
+        key = _structure_key(model, y0, stimulus, t0)
+        hash(key)
+    except TypeError:
+        return _population_shapes_uncached(model, y0, stimulus, t0)
+    shape = _SHAPE_CACHE.get(key)
+    if shape is None:
+        y0 = _population_shapes_uncached(model, y0, stimulus, t0)
+        if len(_SHAPE_CACHE) > 256:
+            _SHAPE_CACHE.clear()
+        _SHAPE_CACHE[key] = jnp.shape(jax.tree.leaves(y0)[0]) if jax.tree.leaves(y0) else ()
+        return y0
+    return jax.tree.map(lambda y: jnp.broadcast_to(y, shape), y0)
+
+
+def _population_shapes_uncached(model, y0, stimulus, t0):
     def describe():
         return {"state": [jnp.shape(x) for x in jax.tree.leaves(y0)],
                 "stimulus": jax.eval_shape(stimulus, t0).shape}
@@ -221,6 +252,7 @@ def simulate(
             jax.eval_shape(model.decay_rates, 0.0, model.initial_state(), 0.0)
         except NotImplementedError as e:
             raise ValueError(str(e)) from None
+    model = model.prepare_for_solve()  # e.g. HH: shared exponentials, planned on concrete slopes
     dtype, model, stimulus = _prepare(model, stimulus, dtype)
     eps = float(jnp.finfo(dtype).eps)
     if adaptive and rtol < 2 * eps:
@@ -231,7 +263,7 @@ def simulate(
             I0 = np.asarray(stimulus(jnp.asarray(t0, dtype)))
         if not np.all(np.isfinite(I0)):
             raise ValueError("stimulus returns NaN or inf")
-    y0 = model.initial_state() if y0 is None else y0
+    y0 = _default_initial_state(model) if y0 is None else y0
     _float_leaves_finite(y0, "initial state y0", allow_inf=True)  # LIF: t_free = -inf
     y0 = cast_floats(jax.tree.map(jnp.asarray, y0), dtype)
     t0a, t1a = jnp.asarray(t0, dtype), jnp.asarray(t1, dtype)
@@ -270,14 +302,24 @@ def simulate(
     config = _Config(adaptive=adaptive, rtol=rtol, atol=atol, max_steps=max_steps,
                      max_spikes=max(max_spikes, 1), progress=progress, save_step=save_steps)
     traced = _is_traced((model, stimulus, y0, t0a, t1a))
-    sol, buf = _solve(model, stimulus, inner, y0, t0a, t1a, dt_arr, thr, save_ts, jumps, step_ts, config,
-                      adjoint or dfx.RecursiveCheckpointAdjoint(), throw=traced)
+    adjoint = adjoint or dfx.RecursiveCheckpointAdjoint()
+    if _fixed_grid_applies(step_ts, save_ts, progress, adjoint, inner):
+        sol, buf = _solve_on_grid(model, stimulus, inner, y0, step_ts, thr, config, adjoint.checkpoints)
+    else:
+        sol, buf = _solve(model, stimulus, inner, y0, t0a, t1a, dt_arr, thr, save_ts, jumps, step_ts, config,
+                          adjoint, throw=traced)
     result = _collect(model, sol, buf, t0a, t1a, thr, config)
     if max_spikes == 0:
         result = eqx.tree_at(lambda r: r.spike_times, result, jnp.full(result.spike_counts.shape + (0,), jnp.nan, dtype))
     if not _is_traced(result):
-        _raise_on_failure(sol, buf, name, dt, max_steps, max_spikes, adaptive)
+        _raise_on_failure(sol, buf, result.y_final, model.voltage(result.y_final), name, dt, max_steps,
+                          max_spikes, adaptive)
     return result
+
+
+@eqx.filter_jit
+def _default_initial_state(model):
+    return model.initial_state()
 
 
 class _Config(eqx.Module):
@@ -292,11 +334,7 @@ class _Config(eqx.Module):
 
 @eqx.filter_jit
 def _solve(model, stimulus, inner, y0, t0, t1, dt, threshold, save_ts, jumps, step_ts, config, adjoint, throw):
-    decay = None
-    if isinstance(inner, ExponentialEuler):
-        def decay(t, y, args):
-            return model.decay_rates(t, y, input_current(args, t))
-    term = dfx.ODETerm(model.vector_field) if decay is None else ModelTerm(model.vector_field, decay=decay)
+    term = model_term(model, inner)
     if isinstance(inner, dfx.AbstractImplicitSolver):
         inner = eqx.tree_at(
             lambda s: (s.root_finder.rtol, s.root_finder.atol, s.root_finder.norm),
@@ -323,6 +361,75 @@ def _solve(model, stimulus, inner, y0, t0, t1, dt, threshold, save_ts, jumps, st
     )
     _, buf = sol.solver_state
     return sol, buf
+
+
+def _fixed_grid_applies(step_ts, save_ts, progress, adjoint, inner) -> bool:
+    """Fixed steps on a known grid, spikes/final state (or every step) saved, no progress
+    bar, checkpointed backpropagation: hhjax drives the diffrax solver's steps itself."""
+    return (step_ts is not None and save_ts is None and not progress
+            and type(adjoint) is dfx.RecursiveCheckpointAdjoint
+            and not isinstance(inner, dfx.AbstractImplicitSolver))
+
+
+class _GridSolution(eqx.Module):
+    """The parts of a diffrax `Solution` that `_collect` and `_raise_on_failure` read."""
+
+    ts: tuple
+    ys: tuple
+    stats: dict
+    result: Any
+
+
+@eqx.filter_jit
+def _solve_on_grid(model, stimulus, inner, y0, step_ts, threshold, config, checkpoints):
+    """Step the diffrax solver `inner` (wrapped in the `SpikeRecorder`) over the fixed grid
+    `step_ts` with a loop of our own: the same steps as `diffeqsolve` with `StepTo`, without
+    its per-step controller, saving and event machinery (which at N = 1 cost more than the
+    step itself, and most of the compile time). Reverse mode uses equinox's checkpointed
+    while loop — the one behind diffrax's `RecursiveCheckpointAdjoint` — so gradient memory
+    stays O(N·√steps); saving every step uses a scan."""
+    term = model_term(model, inner)
+    solver = SpikeRecorder(inner, model, threshold, config.max_spikes)
+    n = step_ts.shape[0] - 1
+    state0 = solver.init(term, step_ts[0], step_ts[1], y0, stimulus)
+
+    def advance(k, y, state):
+        y1, _, _, state, _ = solver.step(term, step_ts[k], step_ts[k + 1], y, stimulus, state, False)
+        return y1, state
+
+    if config.save_step:
+        def body(carry, k):
+            y, state = advance(k, *carry)
+            return (y, state), y
+
+        (y, state), ys = jax.lax.scan(body, (y0, state0), jnp.arange(n))
+        ts, ys = (step_ts[1:], step_ts[1:]), (jax.tree.map(lambda x: x[None], y), ys)
+    else:
+        def cond(carry):
+            return carry[0] < n
+
+        def body(carry):
+            k, y, state = carry
+            y, state = advance(k, y, state)
+            return k + 1, y, state
+
+        _, y, state = eqxi.while_loop(cond, body, (jnp.asarray(0), y0, state0), max_steps=n,
+                                      kind="checkpointed", checkpoints=checkpoints)
+        ts, ys = (step_ts[-1:],), (jax.tree.map(lambda x: x[None], y),)
+    stats = dict(num_steps=jnp.asarray(n), num_accepted_steps=jnp.asarray(n), num_rejected_steps=jnp.asarray(0))
+    _, buf = state
+    return _GridSolution(ts=ts, ys=ys, stats=stats, result=dfx.RESULTS.successful), buf
+
+
+def model_term(model, solver):
+    """The diffrax term `simulate` integrates `model` with: an `ODETerm` of its vector field
+    (args = the stimulus), carrying the decay rates for exponential Euler."""
+    if isinstance(solver, ExponentialEuler):
+        def decay(t, y, args):
+            return model.decay_rates(t, y, input_current(args, t))
+
+        return ModelTerm(model.vector_field, decay=decay)
+    return dfx.ODETerm(model.vector_field)
 
 
 def fixed_step_grid(t0: float, t1: float, dt: float, jumps, dtype) -> Array:
@@ -364,10 +471,12 @@ def _collect(model, sol, buf: SpikeBuffer, t0, t1, thr, config) -> Simulation:
     )
 
 
-def _raise_on_failure(sol, buf, name, dt, max_steps, max_spikes, adaptive):
-    if float(buf.t_nonfinite) < math.inf:
+def _raise_on_failure(sol, buf, y_final, V_final, name, dt, max_steps, max_spikes, adaptive):
+    leaves = [np.asarray(x) for x in jax.tree.leaves(y_final)]
+    nan = any(np.isnan(x).any() for x in leaves if np.issubdtype(x.dtype, np.floating))
+    if nan or not np.all(np.isfinite(np.asarray(V_final))):
         raise SimulationError(
-            f"the state became NaN/inf at t = {float(buf.t_nonfinite):.6g} ms: the step "
+            f"the state became NaN/inf before t1: the step "
             f"dt = {dt} ms is unstable for solver {name!r}; use a smaller dt or an adaptive solver"
         )
     if sol.result == dfx.RESULTS.max_steps_reached:

@@ -32,38 +32,37 @@ _ROOT_ITERATIONS = 40
 
 
 class SpikeBuffer(eqx.Module):
-    """Spike times (ms) `times[..., k]` (NaN past `count`), the number of crossings
-    `count` (may exceed the buffer length: overflow), and the first time the state became
-    non-finite (`t_nonfinite`, +inf if never)."""
+    """Spike times (ms) `times[..., k]` (NaN past `count`) and the number of crossings
+    `count` (may exceed the buffer length: overflow).
+
+    Per step: elementwise work and one scatter — no population-wide reduction and no
+    branch (on the CPU each of those cost more than the scatter). A state that turns
+    NaN/inf stays so (NaN is absorbing), so `simulate` checks the final state instead
+    of every step.
+    """
 
     times: Array
     count: Array
-    t_nonfinite: Array
 
     @classmethod
     def empty(cls, shape, max_spikes, dtype):
         return cls(
             times=jnp.full(tuple(shape) + (max_spikes,), jnp.nan, dtype=dtype),
             count=jnp.zeros(shape, dtype=jnp.int32),
-            t_nonfinite=jnp.asarray(jnp.inf, dtype=dtype),
         )
 
     def record(self, fired: Array, t_spike: Array) -> "SpikeBuffer":
         """Append `t_spike` for the neurons that `fired`: one scatter in which the other
-        neurons' writes are dropped (no gather of the buffer)."""
+        neurons' writes are dropped (so their `t_spike` may be anything finite)."""
         k = self.times.shape[-1]
+        fired = jnp.broadcast_to(fired, self.count.shape)
         count = self.count.reshape(-1)
         n = count.shape[0]
         write = fired.reshape(-1) & (count < k)
         pos = jnp.where(write, jnp.arange(n, dtype=count.dtype) * k + count, n * k)
         t_flat = jnp.broadcast_to(t_spike, fired.shape).astype(self.times.dtype).reshape(-1)
         flat = self.times.reshape(-1).at[pos].set(t_flat, mode="drop", indices_are_sorted=True)
-        return SpikeBuffer(flat.reshape(self.times.shape), self.count + fired.astype(self.count.dtype),
-                           self.t_nonfinite)
-
-    def mark_nonfinite(self, bad: Array, t: Array) -> "SpikeBuffer":
-        first = jnp.isinf(self.t_nonfinite) & bad
-        return SpikeBuffer(self.times, self.count, jnp.where(first, jnp.asarray(t, self.t_nonfinite.dtype), self.t_nonfinite))
+        return SpikeBuffer(flat.reshape(self.times.shape), self.count + fired.astype(self.count.dtype))
 
 
 def bracketed_root(fn, lo, hi, f_lo, f_hi, max_iterations: int = _ROOT_ITERATIONS):
@@ -237,10 +236,10 @@ class SpikeRecorder(dfx.AbstractAdaptiveSolver):
         dense output, only on steps where some neuron fired."""
         V0, V1 = self.model.voltage(y0), self.model.voltage(y1)
         thr = self.threshold
-        denom = jnp.where(fired, V1 - V0, jnp.ones_like(V0))
+        denom = jnp.where(fired, V1 - V0, jnp.ones_like(V0))  # finite gradients for the others
         t_lin = lo + (hi - lo) * jnp.clip((thr - V0) / denom, 0.0, 1.0)
         if self.solver.interpolation_cls is dfx.LocalLinearInterpolation:
-            return jnp.where(fired, t_lin, hi)
+            return t_lin  # only the fired neurons' values are recorded
         return jax.lax.cond(
             jnp.any(fired),
             lambda: self._locate(interp, lo, hi, y0, y1, fired)[0],
@@ -262,9 +261,7 @@ class SpikeRecorder(dfx.AbstractAdaptiveSolver):
             fired = (V0 < self.threshold) & (model.voltage(y1) >= self.threshold)
             interp = self.solver.interpolation_cls(t0=t0, t1=t1, **dense)
             t_cross = self._crossing_times(interp, t0, t1, y0, y1, fired)
-        buf = buf.record(fired, t_cross)  # one scatter; writes of silent neurons are dropped
-        bad = ~jnp.all(jnp.isfinite(model.voltage(y1)))
-        buf = buf.mark_nonfinite(bad, t1)
+        buf = buf.record(fired, t_cross)
         return y1, y_error, dense, (inner_state, buf), result
 
     def _step_with_reset(self, terms, t0, t1, y0, args, inner_state, V0):

@@ -3,14 +3,14 @@
 from .base import AbstractDiscreteNeuron, AbstractNeuron, input_current, tvlif_derivative
 from .coupling import ThresholdCoupled
 from .hh import HHState, HodgkinHuxley, traub_miles
-from .lif import LIF, TVLIF, AbstractIntegrateAndFire, LIFState
-from .rates import AbstractRate, Exponential, Linoid, Sigmoid, gate_tvlif
+from .lif import LIF, TVLIF, AbstractIntegrateAndFire, DiscreteLIF, DiscreteLIFState, LIFState
+from .rates import AbstractRate, ConstantRate, Exponential, Linoid, Sigmoid, gate_tvlif
 from .slif2hh import SLIF2HH, SLIF2HHState
 from .tvlif2hh import TVLIF2HH, TVLIF2HHState, TVLIFGateForm, tvlif2hh
 
 __all__ = [
     "AbstractNeuron", "AbstractDiscreteNeuron", "AbstractIntegrateAndFire", "input_current",
     "tvlif_derivative", "ThresholdCoupled", "HHState", "HodgkinHuxley", "traub_miles", "LIF",
-    "TVLIF", "LIFState", "AbstractRate", "Exponential", "Linoid", "Sigmoid", "gate_tvlif",
+    "TVLIF", "LIFState", "DiscreteLIF", "DiscreteLIFState", "AbstractRate", "ConstantRate", "Exponential", "Linoid", "Sigmoid", "gate_tvlif",
     "SLIF2HH", "SLIF2HHState", "TVLIF2HH", "TVLIF2HHState", "TVLIFGateForm", "tvlif2hh",
 ]

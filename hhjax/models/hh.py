@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
 from .base import AbstractNeuron
-from .rates import AbstractRate, Exponential, Linoid, Sigmoid, gate_tvlif
+from .rates import AbstractRate, Exponential, Linoid, Sigmoid, gate_tvlif, shared_exponent_plan, shared_rates
 
 
 class HHState(eqx.Module):
@@ -48,6 +50,7 @@ class HodgkinHuxley(AbstractNeuron):
     beta_h: AbstractRate = Sigmoid(1.0, -35.0, 10.0)
     alpha_n: AbstractRate = Linoid(0.01, -55.0, 10.0)
     beta_n: AbstractRate = Exponential(0.125, -65.0, 80.0)
+    exponent_plan: tuple | None = eqx.field(static=True, default=None)
 
     @classmethod
     def standard(cls, **overrides) -> "HodgkinHuxley":
@@ -68,14 +71,23 @@ class HodgkinHuxley(AbstractNeuron):
         params.update(overrides)
         return cls(**params)
 
+    def prepare_for_solve(self) -> "HodgkinHuxley":
+        """The same model with its rates' shared exponentials planned (`exponent_plan`):
+        the classic rates need two exponentials per step instead of six. `simulate` calls
+        this on concrete parameters; traced or per-neuron slopes keep the direct path."""
+        rates = [getattr(self, name) for name in _RATE_NAMES]
+        return dataclasses.replace(self, exponent_plan=shared_exponent_plan(rates))
+
     # -- gates ---------------------------------------------------------------------
     def gate_rates(self, V: ArrayLike) -> dict[str, tuple[Array, Array]]:
         """{'m': (α_m, β_m), 'h': (α_h, β_h), 'n': (α_n, β_n)} at V (1/ms)."""
-        return {
-            "m": (self.alpha_m(V), self.beta_m(V)),
-            "h": (self.alpha_h(V), self.beta_h(V)),
-            "n": (self.alpha_n(V), self.beta_n(V)),
-        }
+        rates = [getattr(self, name) for name in _RATE_NAMES]
+        if self.exponent_plan is not None:
+            values = shared_rates(rates, self.exponent_plan, V)
+        else:
+            values = [r(V) for r in rates]
+        am, bm, ah, bh, an, bn = values
+        return {"m": (am, bm), "h": (ah, bh), "n": (an, bn)}
 
     def gate_tvlif(self, V: ArrayLike) -> dict[str, tuple[Array, Array]]:
         """Each gate as an input-free tv-LIF: {'m': (τ_m, m∞), ...}; τ in ms."""
@@ -128,7 +140,7 @@ class HodgkinHuxley(AbstractNeuron):
 
     def dynamics(self, t, y: HHState, current) -> HHState:
         rates = self.gate_rates(y.V)
-        dV = (current - self.ionic_current(y)) / self.C
+        dV = (current - self.ionic_current(y)) * (1 / self.C)
 
         def gate(x, ab):
             a, b = ab

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
 from ..stimuli import as_stimulus
-from .base import AbstractNeuron, tvlif_derivative
+from .base import AbstractDiscreteNeuron, AbstractNeuron, tvlif_derivative
 
 
 class LIFState(eqx.Module):
@@ -107,3 +107,40 @@ class TVLIF(AbstractIntegrateAndFire):
 
     def initial_state(self) -> LIFState:
         return self._start(self.V0)
+
+
+class DiscreteLIFState(eqx.Module):
+    """Membrane `u` and the last step's spike indicator `s` (0/1)."""
+
+    u: Array
+    s: Array
+
+
+class DiscreteLIF(AbstractDiscreteNeuron):
+    """The discrete-time LIF of spiking deep networks (He et al.'s layers, spec §3.4):
+    u ← decay·u·(1 − s) + x, s = H(u − threshold): hard reset to 0 through the previous
+    spike, one update per step of `dt` ms, input `x` per step (dimensionless here, the
+    layer's weighted input)."""
+
+    decay: ArrayLike = 0.2
+    threshold: ArrayLike = 0.3
+    dt: float = eqx.field(static=True, default=1.0)
+
+    def initial_state(self, shape=()) -> DiscreteLIFState:
+        shape = jnp.broadcast_shapes(shape, jnp.shape(self.decay), jnp.shape(self.threshold))
+        z = jnp.zeros(shape, jnp.result_type(self.decay, float))
+        return DiscreteLIFState(z, z)
+
+    def step(self, y: DiscreteLIFState, inputs, spike_fn=None) -> tuple[DiscreteLIFState, Array]:
+        """One step; `spike_fn(u − threshold)` replaces the Heaviside (e.g. a surrogate-
+        gradient spike from `hhjax.networks.surrogates`)."""
+        u = self.decay * y.u * (1 - y.s) + inputs
+        x = u - self.threshold
+        s = (x > 0).astype(u.dtype) if spike_fn is None else spike_fn(x)
+        return DiscreteLIFState(u, s), s
+
+    def voltage(self, y) -> Array:
+        return y.u
+
+    def default_threshold(self):
+        return self.threshold

@@ -77,16 +77,19 @@ class SLIF2HH(AbstractDiscreteNeuron):
         z = jnp.zeros_like(u)
         return SLIF2HHState(u, u, u, u, z, z, z, z)
 
-    def step(self, y: SLIF2HHState, inputs, surrogate_width=None) -> tuple[SLIF2HHState, Array]:
+    def step(self, y: SLIF2HHState, inputs, surrogate_width=None, spike_fn=None) -> tuple[SLIF2HHState, Array]:
         """One step. `inputs` is one current for all three input neurons or a triple.
 
         `surrogate_width` (mV) replaces the Heaviside spike function by the logistic
         sigmoid((u − θ)/width), so that the step is smooth in the parameters (for fitting);
-        None (default) is the exact model."""
+        `spike_fn(u − θ)` replaces it by any function (e.g. a surrogate-gradient spike for
+        training networks); None (default) is the exact model."""
         x1, x2, x3 = inputs if isinstance(inputs, tuple) else (inputs, inputs, inputs)
         r, d, th = self.rest, self.decay, self.threshold
 
         def heaviside(u):
+            if spike_fn is not None:
+                return spike_fn(u - th)
             if surrogate_width is not None:
                 return jax.nn.sigmoid((u - th) / surrogate_width)
             return (u > th).astype(u.dtype)

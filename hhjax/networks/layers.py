@@ -1,0 +1,281 @@
+"""Spiking layers as equinox modules: a learned input projection driving a population of
+hhjax neuron models for `steps` time steps of a static input (the image is fed unchanged
+at every step, as in He et al.).
+
+Every layer steps the *same* model code the core engine simulates — `DiscreteLIF.step`,
+`SLIF2HH.step`, or the diffrax solver step that `simulate` uses for `HodgkinHuxley` — so a
+layer's forward pass is the engine's simulation of the same input current (tested). Only
+the spike function differs: in training it is a Heaviside with a surrogate gradient.
+
+Each layer maps one sample x (n_in,) to (spikes, membrane), both (steps, features);
+batch with `jax.vmap`. Neuron parameters are fixed (`trainable_filter` leaves them out of
+training and the layers stop their gradients), except the s-LIF2HH 3→1 weights, which the
+authors train.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import diffrax as dfx
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..integrate.simulate import model_term
+from ..integrate.solvers import RK4, ExponentialEuler
+from ..models import SLIF2HH, DiscreteLIF, HHState, HodgkinHuxley
+from ..models.rates import ConstantRate
+from .surrogates import spike_function
+
+
+def _frozen(module):
+    """The module with every Python float as an array (so it can be stopped and filtered)."""
+    return jax.tree.map(lambda x: jnp.asarray(x) if isinstance(x, float) else x, module)
+
+
+def _fixed(neuron):
+    """The neuron with gradients stopped (its parameters are not trained)."""
+    return jax.lax.stop_gradient(neuron)
+
+
+def _linear(n_in, n_out, key, scale=1.0):
+    lin = eqx.nn.Linear(n_in, n_out, key=key)
+    if scale != 1.0:
+        lin = eqx.tree_at(lambda m: (m.weight, m.bias), lin, (lin.weight * scale, lin.bias * scale))
+    return lin
+
+
+class SpikingLayer(eqx.Module):
+    """Base: `__call__(x) -> (spikes, membrane)`, each (steps, out_features). `x` is a
+    static input (n_in,), fed unchanged at every step, or a time series (steps, n_in) —
+    e.g. the spikes of the layer below, so that layers stack."""
+
+    steps: int = eqx.field(static=True)
+
+    def _per_step(self, projection, x):
+        """`projection` applied to the input of every step: (steps, n_out)."""
+        if x.ndim == 1:
+            return jnp.broadcast_to(projection(x), (self.steps, projection.out_features))
+        if x.ndim != 2 or x.shape[0] != self.steps:
+            raise ValueError(f"input must be (n_in,) or ({self.steps}, n_in), got shape {x.shape}")
+        return jax.vmap(projection)(x)
+
+    @property
+    def out_features(self) -> int:
+        """Features per time step (layers with one input projection: its width)."""
+        return self.linear.out_features
+
+
+class LIFLayer(SpikingLayer):
+    """Discrete LIF (spec §3.4): u ← decay·u·(1 − s) + W x, s = H(u − θ); defaults decay
+    0.2, θ 0.3, rectangular surrogate of half-width 0.5 (the authors' fc settings)."""
+
+    linear: eqx.nn.Linear
+    neuron: DiscreteLIF
+    surrogate: str = eqx.field(static=True)
+    width: float = eqx.field(static=True)
+
+    def __init__(self, n_in: int, n_out: int, *, key, steps: int = 15, decay: float = 0.2, threshold: float = 0.3,
+                 surrogate: str = "rectangular", width: float = 0.5):
+        spike_function(surrogate, width)  # validate
+        self.linear = _linear(n_in, n_out, key)
+        self.neuron = _frozen(DiscreteLIF(decay=decay, threshold=threshold))
+        self.steps, self.surrogate, self.width = steps, surrogate, width
+
+    def __call__(self, x):
+        currents = self._per_step(self.linear, x)
+        spike = spike_function(self.surrogate, self.width)
+        neuron = _fixed(self.neuron)
+
+        def body(y, current):
+            y, s = neuron.step(y, current, spike_fn=spike)
+            return y, (s, y.u)
+
+        y0 = neuron.initial_state(currents.shape[1:])
+        y0 = jax.tree.map(lambda a: a.astype(currents.dtype), y0)
+        _, (s, u) = jax.lax.scan(body, y0, currents)
+        return s, u
+
+
+class HHLayer(SpikingLayer):
+    """Hodgkin–Huxley neurons with the real voltage-dependent rates (default model: the
+    squid axon, rest −65 mV). The input current I = W x + b (µA/cm²) is held over each of
+    `steps` network steps of `step_ms` ms, integrated by `substeps` steps of the core
+    engine's solver (`solver`: "expeuler" — stable at 0.1 ms — or "rk4"/"euler"). A spike
+    in a network step is an upward crossing of `threshold` (mV) at any sub-step:
+    s = 1 − Π_j (1 − H(V_j − θ)·H(θ − V_{j−1})), each H with the surrogate gradient.
+    The membrane output is (V − V_rest)/100 (dimensionless). Defaults: 5 exponential-Euler
+    sub-steps of 0.2 ms per 1 ms step, fast-sigmoid surrogate of width 10 mV (wide enough to
+    reach neurons far below threshold), input scale 40 µA/cm² per unit of W x + b."""
+
+    linear: eqx.nn.Linear
+    neuron: HodgkinHuxley
+    input_scale: float = eqx.field(static=True)
+    step_ms: float = eqx.field(static=True)
+    substeps: int = eqx.field(static=True)
+    solver: str = eqx.field(static=True)
+    threshold: float = eqx.field(static=True)
+    surrogate: str = eqx.field(static=True)
+    width: float = eqx.field(static=True)
+
+    def __init__(self, n_in: int, n_out: int, *, key, steps: int = 15, step_ms: float = 1.0, substeps: int = 5,
+                 solver: str = "expeuler", neuron: HodgkinHuxley | None = None, threshold: float | None = None,
+                 surrogate: str = "fast-sigmoid", width: float = 10.0, input_scale: float = 40.0):
+        spike_function(surrogate, width)
+        if solver not in ("expeuler", "rk4", "euler"):
+            raise ValueError(f"unknown HH layer solver {solver!r}; choose expeuler, rk4 or euler")
+        if substeps < 1 or not step_ms > 0:
+            raise ValueError(f"need substeps >= 1 and step_ms > 0, got {substeps}, {step_ms}")
+        neuron = HodgkinHuxley() if neuron is None else neuron
+        # I = input_scale·(W x + b) with W, b at their usual scale (so that optimiser steps
+        # are the same relative size as in the other layers): ~10 µA/cm² for inputs in [0, 1]
+        self.linear = _linear(n_in, n_out, key)
+        self.input_scale = float(input_scale)
+        self.neuron = _frozen(neuron.prepare_for_solve())
+        self.steps, self.step_ms, self.substeps, self.solver = steps, step_ms, substeps, solver
+        self.threshold = float(neuron.default_threshold()) if threshold is None else float(threshold)
+        self.surrogate, self.width = surrogate, width
+
+    def _solver(self):
+        return {"expeuler": ExponentialEuler, "rk4": RK4, "euler": dfx.Euler}[self.solver]()
+
+    def __call__(self, x):
+        currents = self.input_scale * self._per_step(self.linear, x)
+        spike = spike_function(self.surrogate, self.width)
+        model = _fixed(self.neuron)
+        solver = self._solver()
+        term = model_term(model, solver)
+        h = self.step_ms / self.substeps
+        dtype = currents.dtype
+        y0 = jax.tree.map(lambda a: jnp.broadcast_to(jnp.asarray(a, dtype), currents.shape[1:]),
+                          model.initial_state())
+        theta = self.threshold
+
+        def step(carry, current):
+            def substep(carry, _):
+                y, quiet, t = carry
+                y1, *_ = solver.step(term, t, t + h, y, current, None, False)
+                crossed = spike(y1.V - theta) * spike(theta - y.V)
+                return (y1, quiet * (1 - crossed), t + h), None
+
+            y, t = carry
+            (y, quiet, t), _ = jax.lax.scan(substep, (y, jnp.ones_like(current), t), None, length=self.substeps)
+            return (y, t), (1 - quiet, (y.V - model.V_rest) / 100.0)
+
+        _, (s, v) = jax.lax.scan(step, (y0, jnp.zeros((), dtype)), currents)
+        return s, v
+
+
+class PaperHHLayer(SpikingLayer):
+    """The authors' deep-learning "HH" layer, reproduced for comparison (spec §3.3): the
+    1952-convention HH membrane (E_Na/E_K/E_L = 115/−12/10.6 mV) with each rate α_x, β_x
+    a **constant** coe·U(0, 1) per neuron (not voltage-dependent), all state starting at 0,
+    one forward-Euler step of dt = 0.01 per network step, no reset, spike = H(V − 0.2)
+    with a rectangular surrogate of half-width 0.3, input weights ×0.01 at init. With
+    these settings the gates stay below ~1e-3 and the layer is a leaky integrator without
+    reset. Stepped by the core engine's Euler step of `HodgkinHuxley` with constant rates."""
+
+    linear: eqx.nn.Linear
+    neuron: HodgkinHuxley
+    dt: float = eqx.field(static=True)
+    threshold: float = eqx.field(static=True)
+    surrogate: str = eqx.field(static=True)
+    width: float = eqx.field(static=True)
+
+    def __init__(self, n_in: int, n_out: int, *, key, steps: int = 15, dt: float = 0.01, threshold: float = 0.2,
+                 coe: float = 0.01, surrogate: str = "rectangular", width: float = 0.3, weight_scale: float = 0.01):
+        spike_function(surrogate, width)
+        wkey, rkey = jax.random.split(key)
+        self.linear = _linear(n_in, n_out, wkey, scale=weight_scale)
+        rates = coe * jax.random.uniform(rkey, (6, n_out))
+        const = [ConstantRate(r) for r in rates]
+        names = ("alpha_m", "beta_m", "alpha_h", "beta_h", "alpha_n", "beta_n")
+        neuron = HodgkinHuxley.shifted(E_L=10.6, **dict(zip(names, const)))
+        self.neuron = _frozen(neuron)
+        self.steps, self.dt, self.threshold, self.surrogate, self.width = steps, dt, threshold, surrogate, width
+
+    def __call__(self, x):
+        currents = self._per_step(self.linear, x)
+        spike = spike_function(self.surrogate, self.width)
+        solver = dfx.Euler()
+        term = model_term(_fixed(self.neuron), solver)
+        z = jnp.zeros(currents.shape[1:], currents.dtype)
+        y0 = HHState(V=z, m=z, h=z, n=z)
+
+        def step(carry, current):
+            y, t = carry
+            y, *_ = solver.step(term, t, t + self.dt, y, current, None, False)
+            return (y, t + self.dt), (spike(y.V - self.threshold), y.V)
+
+        _, (s, v) = jax.lax.scan(step, (y0, jnp.zeros((), currents.dtype)), currents)
+        return s, v
+
+
+class SLIF2HHLayer(SpikingLayer):
+    """s-LIF2HH units (spec §3.2): three input projections a_k = W_k x + b_k feed neurons
+    1–3, neuron 4 integrates w·(u1, u2, u3) + c (one 3→1 connection shared by all units,
+    trained). `rule="per_neuron"` (the authors' PyTorch layer; decay 0.5, θ 2) or "joint"
+    (the MATLAB unit: all four reset together when all cross). The readout takes all four
+    neurons' spikes (threshold indicators for "joint"), so features = 4 × units."""
+
+    projections: tuple
+    neuron: SLIF2HH
+    surrogate: str = eqx.field(static=True)
+    width: float = eqx.field(static=True)
+
+    def __init__(self, n_in: int, n_out: int, *, key, steps: int = 15, rule: str = "per_neuron", decay: float = 0.5,
+                 threshold: float = 2.0, surrogate: str = "rectangular", width: float = 0.4):
+        spike_function(surrogate, width)
+        keys = jax.random.split(key, 4)
+        self.projections = tuple(_linear(n_in, n_out, k) for k in keys[:3])
+        w = jnp.abs(jax.random.uniform(keys[3], (4,), minval=-1 / np.sqrt(3), maxval=1 / np.sqrt(3)))
+        base = _frozen(SLIF2HH(decay=decay, threshold=threshold, rule=rule, rest=0.0, gain=1.0))
+        # the 3→1 weights and bias are trained (JAX arrays), the rest frozen (NumPy)
+        self.neuron = dataclasses.replace(base, w1=w[0], w2=w[1], w3=w[2], bias=jnp.zeros(()))
+        self.steps, self.surrogate, self.width = steps, surrogate, width
+
+    @property
+    def out_features(self):
+        return 4 * self.projections[0].out_features
+
+    def __call__(self, x):
+        inputs = tuple(self._per_step(p, x) for p in self.projections)
+        spike = spike_function(self.surrogate, self.width)
+        fixed = _fixed(self.neuron)
+        neuron = dataclasses.replace(fixed, w1=self.neuron.w1, w2=self.neuron.w2, w3=self.neuron.w3,
+                                     bias=self.neuron.bias)  # the 3→1 connection is trained
+
+        def body(y, xs):
+            y, _ = neuron.step(y, xs, spike_fn=spike)
+            return y, (jnp.concatenate(y.indicators), jnp.concatenate((y.u1, y.u2, y.u3, y.u4)))
+
+        y0 = jax.tree.map(lambda a: a.astype(inputs[0].dtype), self.neuron.initial_state(inputs[0].shape[1:]))
+        _, (s, u) = jax.lax.scan(body, y0, inputs)
+        return s, u
+
+
+def trainable_filter(module):
+    """A filter spec (pytree of bools) for `equinox.partition`: every float array except the
+    neuron parameters of spiking layers (but including the s-LIF2HH 3→1 weights)."""
+    spec = jax.tree.map(eqx.is_inexact_array, module)
+    layers = module.layers if hasattr(module, "layers") else (module,)
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, SpikingLayer):
+            continue
+
+        def at(m, i=i):
+            return m.layers[i] if hasattr(m, "layers") else m
+
+        spec = eqx.tree_at(lambda m: at(m).neuron, spec, replace_fn=lambda n: jax.tree.map(lambda _: False, n))
+        if isinstance(layer, SLIF2HHLayer):
+            spec = eqx.tree_at(lambda m: (at(m).neuron.w1, at(m).neuron.w2, at(m).neuron.w3, at(m).neuron.bias),
+                               spec, (True, True, True, True))
+    return spec
+
+
+def count_trainable(module) -> int:
+    """Number of trainable scalars (see `trainable_filter`)."""
+    return int(sum(x.size for x in jax.tree.leaves(eqx.filter(module, trainable_filter(module)))))
+

@@ -1,0 +1,257 @@
+"""Benchmark-suite machinery: operation counts, shared exponentials, the fixed-grid driver,
+sharded populations, the suite itself and the peers (when installed)."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import hhjax as hj
+from hhjax import costs
+from hhjax.models.rates import shared_exponent_plan
+
+from conftest import ROOT
+
+# --- the paper's FLOP rule (spec §4.5) ------------------------------------------------
+
+
+@pytest.mark.parametrize("neuron, mul, add", [
+    ("lif", 10_001_920, 9_994_190),
+    ("hh", 10_155_520, 10_094_030),
+    ("slif2hh", 30_077_440, 30_046_670),
+    ("4lif", 40_007_680, 39_976_910),
+])
+def test_paper_fc_flops_match_the_spec_table(neuron, mul, add):
+    c = costs.paper_fc_flops(neuron)
+    assert (c.mul, c.add) == (mul, add)
+
+
+def test_paper_fc_flops_rejects_unknown_neuron():
+    with pytest.raises(ValueError, match="unknown neuron 'izhikevich'"):
+        costs.paper_fc_flops("izhikevich")
+
+
+def test_compiled_step_counts_exponentials():
+    n = 256
+    hh = hj.HodgkinHuxley()
+    y = hh.initial_state(jnp.full((n,), -65.0))
+    I = jnp.linspace(0.0, 20.0, n)
+    shared = costs.compiled_step_ops(hh, y, I)
+    assert shared["transcendentals"] == pytest.approx(2.0, abs=0.05)  # two exponentials serve six rates
+    # a slope that is not a concrete scalar (per neuron) keeps the direct six
+    per_neuron = hj.HodgkinHuxley(beta_n=hj.models.rates.Exponential(0.125, -65.0, jnp.full((n,), 80.0)))
+    direct = costs.compiled_step_ops(per_neuron, y, I)
+    assert direct["transcendentals"] == pytest.approx(6.0, abs=0.05)
+    lif = hj.LIF()
+    ly = jax.tree.map(lambda x: jnp.broadcast_to(x, (n,)), lif.initial_state())
+    lif_ops = costs.compiled_step_ops(lif, ly, I)
+    assert lif_ops["transcendentals"] == 0
+    assert 0 < lif_ops["flops"] < shared["flops"]
+
+
+# --- shared exponentials --------------------------------------------------------------
+
+
+def test_shared_exponent_plan_of_the_classic_rates():
+    hh = hj.HodgkinHuxley()
+    plan = hh.prepare_for_solve().exponent_plan
+    bases = {b for b, _, _ in plan}
+    assert len(bases) == 2  # k = 80 (serving 20 and 10) and k = 18
+    names = ("alpha_m", "beta_m", "alpha_h", "beta_h", "alpha_n", "beta_n")
+    by_name = dict(zip(names, plan))
+    assert by_name["alpha_h"][1] == 4 and by_name["alpha_m"][1] == 8
+    # traced slopes (e.g. fitted) get no plan
+    plans = []
+    jax.jit(lambda k: plans.append(shared_exponent_plan([hj.models.rates.Exponential(1.0, 0.0, k)])) or k)(3.0)
+    assert plans == [None]
+
+
+@pytest.mark.parametrize("model", [hj.HodgkinHuxley(), hj.HodgkinHuxley.shifted(), hj.traub_miles()],
+                         ids=["standard", "shifted", "traub-miles"])
+def test_shared_rates_equal_direct_rates(model):
+    fast = model.prepare_for_solve()
+    assert fast.exponent_plan is not None
+    shift = float(model.V_rest) + 65.0
+    V = jnp.concatenate([jnp.linspace(-150.0, 100.0, 20_001) + shift,
+                         jnp.asarray([-40.0, -55.0, -40.0 + 1e-9, -55.0 - 1e-7, -39.9, -55.1]) + shift])
+    slow, quick = model.gate_rates(V), fast.gate_rates(V)
+    for gate in slow:
+        for a, b in zip(slow[gate], quick[gate]):
+            np.testing.assert_allclose(b, a, rtol=2e-13, atol=0)
+    V32 = V.astype(jnp.float32)
+    quick32 = hj.cast_floats(fast, jnp.float32).gate_rates(V32)
+    for gate in slow:
+        for a, b in zip(slow[gate], quick32[gate]):
+            np.testing.assert_allclose(np.asarray(b, np.float64), a, rtol=2e-5)
+
+
+def test_shared_rates_have_finite_correct_gradients_at_the_removable_points():
+    fast = hj.HodgkinHuxley().prepare_for_solve()
+    for V, name in ((-40.0, "m"), (-55.0, "n")):
+        g = jax.grad(lambda v, name=name: fast.gate_rates(v)[name][0])(V)
+        direct = jax.grad(lambda v, name=name: hj.HodgkinHuxley().gate_rates(v)[name][0])(V)
+        assert np.isfinite(g)
+        assert g == pytest.approx(float(direct), rel=1e-10)
+
+
+@pytest.mark.parametrize("dtype, tol", [("float64", 5e-5), ("float32", 2e-4)])
+def test_shared_rates_keep_rk4_on_the_reference(hh_reference, dtype, tol):
+    """RK4 at dt = 0.025 ms (shared exponentials, fixed-grid driver) against the SciPy Radau
+    spike times, in float64 and float32."""
+    protos = [p for p in hh_reference["protocols"] if p["kind"] == "const" and p["n_spikes"] > 0]
+    stim = hj.Constant(jnp.asarray([p["params"]["I"] for p in protos]))
+    y0 = hj.HodgkinHuxley().initial_state(jnp.full((len(protos),), -65.0))
+    sim = hj.simulate(hj.HodgkinHuxley(), stim, t1=200.0, solver="rk4", dt=0.025, dtype=dtype, y0=y0)
+    for got, p in zip(sim.spike_list(), protos):
+        assert len(got) == p["n_spikes"]
+        assert np.max(np.abs(np.asarray(got) - p["spike_times_ms"])) < tol
+
+
+# --- the fixed-grid driver is the diffrax solve ---------------------------------------
+
+
+@pytest.mark.parametrize("model, stim, solver, dt", [
+    (hj.HodgkinHuxley(), hj.Step(0.0, 10.0, 5.0), "euler", 0.01),
+    (hj.HodgkinHuxley(), hj.Sine(5.0, 8.0, 20.0), "rk4", 0.025),
+    (hj.LIF(), hj.Constant(jnp.asarray([1.6, 2.5, 3.9])), "euler", 0.01),
+], ids=["hh-euler", "hh-rk4", "lif-euler"])
+def test_fixed_grid_driver_equals_diffeqsolve(model, stim, solver, dt):
+    """Spikes only uses hhjax's own loop over the diffrax solver's steps; `progress=True`
+    goes through `diffrax.diffeqsolve`. Same steps, same answer."""
+    grid = hj.simulate(model, stim, t1=60.0, solver=solver, dt=dt)
+    via_diffrax = hj.simulate(model, stim, t1=60.0, solver=solver, dt=dt, progress=True)
+    np.testing.assert_array_equal(grid.spike_counts, via_diffrax.spike_counts)
+    np.testing.assert_allclose(grid.spike_times, via_diffrax.spike_times, rtol=0, atol=1e-11)
+    for a, b in zip(jax.tree.leaves(grid.y_final), jax.tree.leaves(via_diffrax.y_final)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    assert int(grid.stats["num_steps"]) == int(via_diffrax.stats["num_steps"])
+
+
+def test_fixed_grid_gradient_matches_finite_differences():
+    def final_v(g):
+        return hj.simulate(hj.HodgkinHuxley(g_K=g), hj.Step(0.0, 10.0, 2.0), t1=15.0, solver="rk4",
+                           dt=0.025).y_final.V
+
+    g = jax.grad(final_v)(36.0)
+    eps = 1e-5
+    fd = (final_v(36.0 + eps) - final_v(36.0 - eps)) / (2 * eps)
+    assert float(g) == pytest.approx(float(fd), rel=1e-6)
+
+
+def test_unstable_step_is_reported():
+    with pytest.raises(hj.SimulationError, match="NaN/inf before t1.*dt = 0.5 ms is unstable"):
+        hj.simulate(hj.HodgkinHuxley(), 10.0, t1=20.0, solver="euler", dt=0.5)
+
+
+# --- sharded populations --------------------------------------------------------------
+
+
+def test_sharded_population_equals_unsharded():
+    script = textwrap.dedent("""
+        import json, jax
+        jax.config.update("jax_enable_x64", True)
+        import jax.numpy as jnp, numpy as np, hhjax as hj
+        I = jnp.linspace(0.0, 20.0, 64)
+        g_K = jnp.linspace(30.0, 40.0, 64)
+        def run(I, g_K):
+            return hj.simulate(hj.HodgkinHuxley(g_K=g_K), hj.Constant(I), t1=40.0, solver="rk4", dt=0.025)
+        plain = run(I, g_K)
+        Is, gs = hj.shard_population((I, g_K))
+        sharded = run(Is, gs)
+        print(json.dumps(dict(devices=len(jax.devices()), input_devices=len(Is.sharding.device_set),
+                              out_devices=len(sharded.spike_times.sharding.device_set),
+                              same_counts=bool(np.array_equal(plain.spike_counts, sharded.spike_counts)),
+                              max_dt=float(np.nanmax(np.abs(np.asarray(plain.spike_times) - np.asarray(sharded.spike_times)))),
+                              max_dv=float(np.max(np.abs(plain.y_final.V - sharded.y_final.V))))))
+        try:
+            hj.shard_population(jnp.zeros(10))
+        except ValueError as e:
+            print("ERROR", e)
+    """)
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = out.stdout.strip().splitlines()
+    res = json.loads(lines[-2])
+    assert res["devices"] == 4 and res["input_devices"] == 4 and res["out_devices"] == 4
+    assert res["same_counts"] and res["max_dt"] < 1e-12 and res["max_dv"] < 1e-10
+    assert "10 neurons does not split evenly over 4 devices" in lines[-1]
+
+
+# --- the suite ------------------------------------------------------------------------
+
+
+def test_suite_sections_run_and_report(tmp_path):
+    from hhjax.bench.suite import Settings, run_suite
+
+    s = Settings(hh_ns=(1, 100), other_ns=(100,), dtypes=("float32",), work=2e4, min_steps=200, max_steps=400,
+                 repeats=1, memory_steps=(200, 2000), memory_n=1000, gradient_n=4, gradient_steps=(100,),
+                 accuracy_cases=(("rk4", (("dt", 0.05),)), ("euler", (("dt", 0.01),))))
+    lines = []
+    res = run_suite(s, sections=("throughput", "memory", "accuracy", "gradient", "ops"),
+                    out=str(tmp_path / "b.json"), plots=str(tmp_path / "b.png"), log=lines.append)
+    saved = json.loads((tmp_path / "b.json").read_text())
+    assert saved["environment"]["jax"] == jax.__version__ and "XLA_FLAGS" in saved["environment"]
+    assert (tmp_path / "b.png").stat().st_size > 10_000
+    rows = res["throughput"]
+    assert {r["model"] for r in rows} == {"hh", "tvlif2hh", "lif", "slif2hh"}
+    assert all(r["per_s"] > 0 and "ratio_vs_textbook_scan" in r for r in rows if r["model"] == "hh")
+    spikes = [r for r in res["memory"] if r["record"] == "spikes"]
+    assert spikes[0]["total_MiB"] == pytest.approx(spikes[1]["total_MiB"], rel=0.01)  # O(N), not O(N·steps)
+    every = [r for r in res["memory"] if r["record"] == "every step"][0]
+    assert every["total_MiB"] > 3 * spikes[0]["total_MiB"]
+    acc = {r["solver"]: r for r in res["accuracy"]}
+    assert acc["rk4"]["counts_ok"] and acc["rk4"]["max_err_ms"] < 1e-3 and acc["rk4"]["pareto"]
+    assert res["ops"]["paper_fc_network"]["hh"]["mul"] == 10_155_520
+    assert any(line.startswith("[throughput] hh") for line in lines)
+
+
+def test_suite_rejects_unknown_section():
+    from hhjax.bench.suite import run_suite
+
+    with pytest.raises(ValueError, match="unknown benchmark section"):
+        run_suite(sections=("throughput", "speed"), out=None, plots=None)
+
+
+def test_cli_bench_bad_arguments(capsys):
+    from hhjax.cli import main
+
+    assert main(["bench", "--only", "nonsense", "--out", "", "--plot", ""]) == 2
+    assert "unknown benchmark section" in capsys.readouterr().err
+    assert main(["bench", "--peers", "nest", "--out", "", "--plot", ""]) == 2
+    assert "unknown peer" in capsys.readouterr().err
+    if not any(d.platform == "gpu" for d in jax.devices()):
+        assert main(["bench", "--device", "gpu", "--out", "", "--plot", ""]) == 2
+        assert "no GPU" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_bench_quick_runs(tmp_path):
+    """The quick suite end to end (CI's slow step), with whichever peers are installed:
+    those present must agree with hhjax on spike times."""
+    out = subprocess.run([sys.executable, "-m", "hhjax.cli", "bench", "--out", str(tmp_path / "bench.json"),
+                          "--plot", str(tmp_path / "bench.png")], cwd=ROOT, capture_output=True, text=True,
+                         timeout=1200)
+    assert out.returncode == 0, out.stderr[-3000:]
+    res = json.loads((tmp_path / "bench.json").read_text())
+    for section in ("throughput", "compile", "memory", "accuracy", "gradient", "ops", "sharding", "peers"):
+        assert section in res
+    for name, peer in res["peers"].items():
+        assert "skipped" in peer or peer["agree"], (name, peer)
+    assert any(r["default"] and r["pareto"] for r in res["accuracy"])
+
+
+@pytest.mark.parametrize("name", ["brainpy", "jaxley", "brian2-cpp", "neuron"])
+def test_installed_peer_agrees_with_hhjax(name):
+    module = {"brainpy": "brainpy", "jaxley": "jaxley", "brian2-cpp": "brian2", "neuron": "neuron"}[name]
+    pytest.importorskip(module)
+    from hhjax.bench.suite import Settings, peers
+
+    res = peers(Settings(dtypes=("float64",), peer_ns=()), names=[name], log=lambda s: None)[name]
+    assert res["agree"], res
