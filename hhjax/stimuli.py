@@ -410,17 +410,26 @@ class Function(AbstractStimulus):
         return jnp.asarray(self.fn(t))
 
 
+def step_average(stimulus: AbstractStimulus, t_start, dt: float, samples: int = 1000):
+    """Mean current over [t_start, t_start + dt] (midpoint rule on `samples` points; exact
+    and free for a `Constant`). Shape: the population's."""
+    if isinstance(stimulus, Constant):
+        return stimulus(t_start)
+    dtype = jnp.result_type(t_start)
+    offsets = (jnp.arange(samples, dtype=dtype) + 0.5) * (dt / samples)
+    return jnp.mean(jax.vmap(stimulus)(t_start + offsets), axis=0)
+
+
 def step_averages(stimulus: AbstractStimulus, t0, dt: float, n_steps: int, samples: int = 1000, dtype=None):
     """Mean current over each step [t0 + k·dt, t0 + (k+1)·dt], k < n_steps (midpoint rule
     on `samples` points per step). Returns shape (n_steps, *population)."""
     dtype = jnp.result_type(t0) if dtype is None else dtype
     if not jnp.issubdtype(dtype, jnp.floating):
         dtype = jnp.result_type(float)
-    offsets = (jnp.arange(samples, dtype=dtype) + 0.5) * (dt / samples)
+    t0 = jnp.asarray(t0, dtype)
 
     def one(k):
-        ts = t0 + k * dt + offsets
-        return jnp.mean(jax.vmap(stimulus)(ts), axis=0)
+        return step_average(stimulus, t0 + k * dt, dt, samples)
 
     return jax.lax.map(one, jnp.arange(n_steps, dtype=dtype))
 
@@ -446,5 +455,6 @@ __all__ = [
     "paper_waveforms",
     "parse_stimulus",
     "as_stimulus",
+    "step_average",
     "step_averages",
 ]

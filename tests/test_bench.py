@@ -133,6 +133,7 @@ def test_fixed_grid_driver_equals_diffeqsolve(model, stim, solver, dt):
     assert int(grid.stats["num_steps"]) == int(via_diffrax.stats["num_steps"])
 
 
+@pytest.mark.slow
 def test_fixed_grid_gradient_matches_finite_differences():
     def final_v(g):
         return hj.simulate(hj.HodgkinHuxley(g_K=g), hj.Step(0.0, 10.0, 2.0), t1=15.0, solver="rk4",
@@ -187,11 +188,12 @@ def test_sharded_population_equals_unsharded():
 # --- the suite ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_suite_sections_run_and_report(tmp_path):
     from hhjax.bench.suite import Settings, run_suite
 
     s = Settings(hh_ns=(1, 100), other_ns=(100,), dtypes=("float32",), work=2e4, min_steps=200, max_steps=400,
-                 repeats=1, memory_steps=(200, 2000), memory_n=1000, gradient_n=4, gradient_steps=(100,),
+                 repeats=1, memory_steps=(1000, 10_000), memory_n=1000, gradient_n=4, gradient_steps=(100,),
                  accuracy_cases=(("rk4", (("dt", 0.05),)), ("euler", (("dt", 0.01),))))
     lines = []
     res = run_suite(s, sections=("throughput", "memory", "accuracy", "gradient", "ops"),

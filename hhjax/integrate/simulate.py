@@ -15,7 +15,7 @@ import optimistix as optx
 from jaxtyping import Array, PyTree  # noqa: F401
 
 from ..models.base import AbstractDiscreteNeuron, AbstractNeuron, input_current
-from ..stimuli import AbstractStimulus, as_stimulus, step_averages
+from ..stimuli import AbstractStimulus, as_stimulus, step_average
 from .solvers import ADAPTIVE_BY_DEFAULT, ExponentialEuler, ModelTerm, get_solver, is_adaptive_capable
 from .spikes import SpikeBuffer, SpikeRecorder
 
@@ -505,12 +505,12 @@ def _simulate_discrete(model, stimulus, *, t0, t1, dt, dtype, y0, save_every, ma
         raise ValueError(f"t1 - t0 is shorter than one step of {model.dt} ms")
     y0 = model.initial_state() if y0 is None else y0
     y0 = cast_floats(jax.tree.map(jnp.asarray, y0), dtype)
-    out = _run_discrete(model, stimulus, y0, jnp.asarray(t0, dtype), n_steps, max_spikes)
+    keep = save_every is not None
+    out = _run_discrete(model, stimulus, y0, jnp.asarray(t0, dtype), n_steps, max_spikes, keep)
     y_final, buf, V, inputs_ok = out
     if not _is_traced(inputs_ok) and not bool(inputs_ok):
         raise ValueError("stimulus returns NaN or inf")
     ts = jnp.asarray(float(t0) + model.dt * np.arange(1, n_steps + 1), dtype)
-    keep = save_every is not None
     if not _is_traced(buf.count) and int(np.max(np.asarray(buf.count), initial=0)) > max_spikes:
         raise SimulationError(f"more than max_spikes = {max_spikes} spikes; pass a larger max_spikes")
     return Simulation(
@@ -521,22 +521,26 @@ def _simulate_discrete(model, stimulus, *, t0, t1, dt, dtype, y0, save_every, ma
 
 
 @eqx.filter_jit
-def _run_discrete(model, stimulus, y0, t0, n_steps, max_spikes):
-    inputs = step_averages(stimulus, t0, model.dt, n_steps)
+def _run_discrete(model, stimulus, y0, t0, n_steps, max_spikes, keep_trace):
+    """Step a discrete model; each step's mean input is computed inside the loop (memory
+    O(N), not O(N·steps)); the voltage is kept per step only when `keep_trace`."""
+    def step_input(k):
+        return step_average(stimulus, t0 + k * model.dt, model.dt)
+
     V0 = model.voltage(y0)
-    shape = jnp.broadcast_shapes(jnp.shape(V0), inputs.shape[1:])
+    shape = jnp.broadcast_shapes(jnp.shape(V0), jax.eval_shape(step_input, t0).shape)
     y0 = jax.tree.map(lambda x: jnp.broadcast_to(x, shape), y0)
     buf = SpikeBuffer.empty(shape, max_spikes, V0.dtype)
 
-    def body(carry, xs):
-        y, buf = carry
-        k, x = xs
+    def body(carry, k):
+        y, buf, ok = carry
+        x = step_input(k)
         y, fire = model.step(y, x)
         # A spike in step k (covering [t0 + k·dt, t0 + (k+1)·dt]) is stamped at its start.
         buf = buf.record(fire > 0, t0 + k * model.dt)
-        return (y, buf), model.voltage(y)
+        return (y, buf, ok & jnp.all(jnp.isfinite(x))), (model.voltage(y) if keep_trace else None)
 
-    (y, buf), V = jax.lax.scan(body, (y0, buf), (jnp.arange(n_steps, dtype=t0.dtype), inputs))
-    return y, buf, V, jnp.all(jnp.isfinite(inputs))
+    (y, buf, ok), V = jax.lax.scan(body, (y0, buf, jnp.asarray(True)), jnp.arange(n_steps, dtype=t0.dtype))
+    return y, buf, V, ok
 
 
