@@ -74,7 +74,9 @@ class HodgkinHuxley(AbstractNeuron):
     def prepare_for_solve(self) -> "HodgkinHuxley":
         """The same model with its rates' shared exponentials planned (`exponent_plan`):
         the classic rates need two exponentials per step instead of six. `simulate` calls
-        this on concrete parameters; traced or per-neuron slopes keep the direct path."""
+        this on concrete parameters; traced or per-neuron slopes keep the direct path.
+        The plan is fixed by the slopes and half-activation voltages it was made from: it
+        is for one solve — edit the rates of the original model, not of the prepared one."""
         rates = [getattr(self, name) for name in _RATE_NAMES]
         return dataclasses.replace(self, exponent_plan=shared_exponent_plan(rates))
 
