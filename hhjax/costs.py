@@ -54,12 +54,13 @@ def paper_fc_flops(neuron: str, hidden: int = 512, n_in: int = 1296, steps: int 
     return FlopCount(mul=mul, add=add)
 
 
-def compiled_step_ops(model, y0, current, dt: float = 0.01) -> dict:
+def compiled_step_ops(model, y0, current, dt: float = 0.01, prepare: bool = True) -> dict:
     """XLA's cost analysis of one forward-Euler step of `model` on the population in `y0`
     (batched state, `current` of the population's shape), divided by the population size:
-    {"flops": ..., "transcendentals": ...} per neuron-step. Uses `model.prepare_for_solve()`,
-    as `simulate` does."""
-    model = model.prepare_for_solve()
+    {"flops": ..., "transcendentals": ...} per neuron-step. With `prepare` (default) the
+    model is `model.prepare_for_solve()`, as `simulate` uses it; False counts it as given."""
+    if prepare:
+        model = model.prepare_for_solve()
     n = jnp.size(model.voltage(y0))
 
     def step(y, current, model):

@@ -304,12 +304,14 @@ def operation_counts(throughput_rows=None, log=print) -> dict:
     hh = HodgkinHuxley()
     current = jnp.linspace(0.0, 20.0, n)
     lif = LIF()
+    tv = tvlif2hh(hh)
     compiled = {
         "hh": costs.compiled_step_ops(hh, hh.initial_state(jnp.full((n,), -65.0)), current),
-        "hh (6 exp, no sharing)": _unshared_ops(hh, n, current),
+        "hh (6 exp, no sharing)": costs.compiled_step_ops(hh, hh.initial_state(jnp.full((n,), -65.0)), current,
+                                                          prepare=False),
         "lif": costs.compiled_step_ops(lif, jax.tree.map(lambda x: jnp.broadcast_to(x, (n,)), lif.initial_state()),
                                        current),
-        "tvlif2hh": costs.compiled_step_ops(tvlif2hh(hh), tvlif2hh(hh).initial_state(jnp.full((n,), -65.0)), current),
+        "tvlif2hh": costs.compiled_step_ops(tv, tv.initial_state(jnp.full((n,), -65.0)), current),
         "slif2hh (unit)": costs.discrete_step_ops(SLIF2HH(), SLIF2HH().initial_state((n,)), current),
     }
     paper = {k: dict(mul=m, add=a, lif_equivalents=(m + a) / sum(costs.PAPER_NEURON_OPS["lif"]))
@@ -343,18 +345,6 @@ def operation_counts(throughput_rows=None, log=print) -> dict:
     for k, v in fc.items():
         log(f"[ops] paper fc network {k:<8}: {v['mul'] / 1e6:.5f} M MUL, {v['add'] / 1e6:.5f} M ADD")
     return dict(paper_rule=paper, compiled=compiled, measured=measured, paper_fc_network=fc)
-
-
-def _unshared_ops(hh, n, current):
-    """XLA's count for HH with the sharing plan switched off (six exponentials)."""
-    y0 = hh.initial_state(jnp.full((n,), -65.0))
-
-    def step(y, current, model):
-        return jax.tree.map(lambda a, b: a + DT * b, y, model.dynamics(0.0, y, current))
-
-    cost = jax.jit(step).lower(y0, current, hh).compile().cost_analysis()
-    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-    return {k: float(cost.get(k, 0.0)) / n for k in ("flops", "transcendentals")}
 
 
 # --- sharding ------------------------------------------------------------------------------

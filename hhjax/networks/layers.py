@@ -30,8 +30,9 @@ from ..models.rates import ConstantRate
 from .surrogates import spike_function
 
 
-def _frozen(module):
-    """The module with every Python float as an array (so it can be stopped and filtered)."""
+def _floats_as_arrays(module):
+    """The module with every Python float as a JAX array (so `trainable_filter` and
+    `stop_gradient` see it; the neuron stays fixed through those, not through this)."""
     return jax.tree.map(lambda x: jnp.asarray(x) if isinstance(x, float) else x, module)
 
 
@@ -81,7 +82,7 @@ class LIFLayer(SpikingLayer):
                  surrogate: str = "rectangular", width: float = 0.5):
         spike_function(surrogate, width)  # validate
         self.linear = _linear(n_in, n_out, key)
-        self.neuron = _frozen(DiscreteLIF(decay=decay, threshold=threshold))
+        self.neuron = _floats_as_arrays(DiscreteLIF(decay=decay, threshold=threshold))
         self.steps, self.surrogate, self.width = steps, surrogate, width
 
     def __call__(self, x):
@@ -133,7 +134,7 @@ class HHLayer(SpikingLayer):
         # are the same relative size as in the other layers): ~10 µA/cm² for inputs in [0, 1]
         self.linear = _linear(n_in, n_out, key)
         self.input_scale = float(input_scale)
-        self.neuron = _frozen(neuron.prepare_for_solve())
+        self.neuron = _floats_as_arrays(neuron.prepare_for_solve())
         self.steps, self.step_ms, self.substeps, self.solver = steps, step_ms, substeps, solver
         self.threshold = float(neuron.default_threshold()) if threshold is None else float(threshold)
         self.surrogate, self.width = surrogate, width
@@ -193,7 +194,7 @@ class PaperHHLayer(SpikingLayer):
         const = [ConstantRate(r) for r in rates]
         names = ("alpha_m", "beta_m", "alpha_h", "beta_h", "alpha_n", "beta_n")
         neuron = HodgkinHuxley.shifted(E_L=10.6, **dict(zip(names, const)))
-        self.neuron = _frozen(neuron)
+        self.neuron = _floats_as_arrays(neuron)
         self.steps, self.dt, self.threshold, self.surrogate, self.width = steps, dt, threshold, surrogate, width
 
     def __call__(self, x):
@@ -231,7 +232,7 @@ class SLIF2HHLayer(SpikingLayer):
         keys = jax.random.split(key, 4)
         self.projections = tuple(_linear(n_in, n_out, k) for k in keys[:3])
         w = jnp.abs(jax.random.uniform(keys[3], (4,), minval=-1 / np.sqrt(3), maxval=1 / np.sqrt(3)))
-        base = _frozen(SLIF2HH(decay=decay, threshold=threshold, rule=rule, rest=0.0, gain=1.0))
+        base = _floats_as_arrays(SLIF2HH(decay=decay, threshold=threshold, rule=rule, rest=0.0, gain=1.0))
         # the 3→1 weights and bias are trained (JAX arrays), the rest frozen (NumPy)
         self.neuron = dataclasses.replace(base, w1=w[0], w2=w[1], w3=w[2], bias=jnp.zeros(()))
         self.steps, self.surrogate, self.width = steps, surrogate, width

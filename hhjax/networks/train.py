@@ -68,6 +68,11 @@ def fixed_pattern(config: TrainConfig, n_inputs: int) -> np.ndarray:
     return (config.noise * rng.standard_normal(n_inputs)).astype(np.float32)
 
 
+def _kl_to_standard_normal(mu, sigma):
+    """KL(N(μ, σ²) ‖ N(0, I)) in nats, summed over the last axis."""
+    return 0.5 * jnp.sum(mu**2 + sigma**2 - 1 - 2 * jnp.log(sigma), axis=-1)
+
+
 def _loss(model, x, y, key, beta):
     keys = jax.random.split(key, x.shape[0])
     logits, stats = jax.vmap(model)(x, keys if model.bottleneck else None)
@@ -75,7 +80,7 @@ def _loss(model, x, y, key, beta):
     if not model.bottleneck:
         return ce, ce
     mu, sigma = stats
-    kl = 0.5 * jnp.sum(mu**2 + sigma**2 - 1 - 2 * jnp.log(sigma), axis=-1).mean()
+    kl = _kl_to_standard_normal(mu, sigma).mean()
     return ce + beta * kl, ce
 
 
@@ -121,22 +126,23 @@ def accuracy(model, x, y, batch: int = 500) -> np.ndarray:
     return (np.concatenate(preds) == y).mean(axis=0)
 
 
+@eqx.filter_jit
+def _vib_stats(model, x, y):
+    """Per sample: KL(q(z|x) ‖ N(0, I)) (nats) and each task's cross-entropy."""
+    logits, (mu, sigma) = jax.vmap(model)(x, None)
+    kl = _kl_to_standard_normal(mu, sigma)
+    ces = [optax.softmax_cross_entropy_with_integer_labels(lg, y[:, k]) for k, lg in enumerate(logits)]
+    return kl, jnp.stack(ces, -1)
+
+
 def information(model, x, y, batch: int = 500) -> dict:
     """VIB estimates on (x, y) in bits per sample: I(Z;X) ≤ E KL(q(z|x) ‖ N(0, I))/ln 2, and
     per task I(Z;Y_k) ≥ log2(classes) − CE_k/ln 2 (each task its own log2 term; their sum)."""
     if not model.bottleneck:
         raise ValueError("information estimates need a bottleneck (train with bottleneck=K)")
-
-    @eqx.filter_jit
-    def stats(model, xb, yb):
-        logits, (mu, sigma) = jax.vmap(model)(xb, None)
-        kl = 0.5 * jnp.sum(mu**2 + sigma**2 - 1 - 2 * jnp.log(sigma), axis=-1)
-        ces = [optax.softmax_cross_entropy_with_integer_labels(lg, yb[:, k]) for k, lg in enumerate(logits)]
-        return kl, jnp.stack(ces, -1)
-
     kls, ces = [], []
     for i in range(0, x.shape[0], batch):
-        kl, ce = stats(model, jnp.asarray(x[i:i + batch], model.trunk.weight.dtype), jnp.asarray(y[i:i + batch]))
+        kl, ce = _vib_stats(model, jnp.asarray(x[i:i + batch], model.trunk.weight.dtype), jnp.asarray(y[i:i + batch]))
         kls.append(np.asarray(kl)), ces.append(np.asarray(ce))
     kl, ce = np.concatenate(kls), np.concatenate(ces)
     classes = [h.out_features for h in model.heads]
