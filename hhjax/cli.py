@@ -34,7 +34,9 @@ def build_model(name: str, params: dict):
         return base
     if name == "lif":
         return set_params(hj.LIF(), params)
-    return set_params(hj.SLIF2HH(), params)
+    params = dict(params)
+    dt = params.pop("dt", None)  # the unit's step (static): `--param dt=0.25`
+    return set_params(hj.SLIF2HH() if dt is None else hj.SLIF2HH.matlab(dt), params)
 
 
 def _parse_params(items) -> dict:
@@ -75,6 +77,8 @@ def cmd_simulate(a) -> int:
     y0 = model.initial_state()
     if a.n > 1:
         y0 = jax.tree.map(lambda x: jnp.broadcast_to(x, (a.n,)), y0)
+    if discrete and a.dt is None:
+        a.dt = float(model.dt)  # a discrete model steps with its own dt
     kw = dict(t1=a.t1, dt=a.dt, dtype=a.dtype, max_spikes=a.max_spikes, y0=y0)
     if not discrete:
         kw.update(solver=a.solver, rtol=a.rtol, atol=a.atol, threshold=a.threshold, progress=a.progress)
@@ -178,7 +182,7 @@ def cmd_fit(a) -> int:
         fit = hf.fit_model(model, trace, free, loss=a.loss, starts=a.starts, steps=a.steps, optimizer=a.optimizer,
                            learning_rate=a.lr, key=key, perturbation=a.perturbation, checkpoint_dir=a.checkpoint,
                            checkpoint_every=a.checkpoint_every, resume=a.resume, progress=not a.no_progress,
-                           window_ms=a.window_ms, burn_in_ms=a.burn_in_ms)
+                           window_ms=a.window_ms, burn_in_ms=a.burn_in_ms, robust_mV=a.robust_mv)
         fitted, names = fit.model, list(fit.space.names)
         history = np.asarray(fit.result.history)
         result = dict(loss=fit.result.loss, best_start=fit.result.best_start,
@@ -191,7 +195,7 @@ def cmd_fit(a) -> int:
     out = dict(model=a.model, params=model_params(fitted), free=names, **result,
                settings=dict(targets=a.target, loss=a.loss, optimizer=a.optimizer, lr=a.lr, starts=a.starts,
                              steps=a.steps, seed=a.seed, perturbation=a.perturbation, window_ms=a.window_ms,
-                             burn_in_ms=a.burn_in_ms, dtype=a.dtype, devices=len(jax.devices()),
+                             burn_in_ms=a.burn_in_ms, robust_mV=a.robust_mv, dtype=a.dtype, devices=len(jax.devices()),
                              device=str(jax.devices()[0].platform)),
                wall_time_s=wall, versions=_versions())
     with open(a.out, "w") as fh:
@@ -399,7 +403,8 @@ def main(argv=None) -> int:
     f.add_argument("--target", action="append", required=True, help="trace file (.npz: t, I, V); repeatable")
     f.add_argument("--model", required=True, help=f"one of {', '.join(FIT_MODELS)}")
     f.add_argument("--fit", default=None, help="comma-separated free parameters, e.g. g_Na,g_K,E_L or "
-                                                "alpha_m.v_half (default for slif2hh: all but rest)")
+                                                "alpha_m.v_half (default for slif2hh: all but rest; "
+                                                "--param dt=0.25 steps the unit every 0.25 ms)")
     f.add_argument("--param", action="append", metavar="NAME=VALUE", help="initial guess for a parameter")
     f.add_argument("--starts", type=int, default=8, help="starting points fitted at once")
     f.add_argument("--steps", type=int, default=200, help="optimiser steps (slif2hh: search iterations)")
@@ -408,6 +413,9 @@ def main(argv=None) -> int:
     f.add_argument("--lr", type=float, default=None, help="learning rate (adam default 0.01)")
     f.add_argument("--perturbation", type=float, default=0.5, help="starts: values × (1 ± this)")
     f.add_argument("--window-ms", type=float, default=0.1, help="equation-error window (ms)")
+    f.add_argument("--robust-mv", type=float, default=None,
+                   help="noisy recordings: Cauchy-robust equation error with this scale (mV, ~3 × noise s.d.; "
+                        "use with --window-ms 1)")
     f.add_argument("--burn-in-ms", type=float, default=0.0, help="ignore this much of each trace's start (ms)")
     f.add_argument("--threshold", type=float, default=None, help="slif2hh: spike threshold of the targets (mV)")
     f.add_argument("--seed", type=int, default=0)
@@ -489,8 +497,6 @@ def main(argv=None) -> int:
         p.error("--starts and --steps must be >= 1")
     if a.command == "fit" and a.resume and not a.checkpoint:
         p.error("--resume needs --checkpoint DIR")
-    if a.command == "simulate" and a.model == "slif2hh" and a.dt is None:
-        a.dt = 1.0
     try:
         return a.func(a)
     except (ValueError, TypeError, FloatingPointError) as err:

@@ -102,7 +102,10 @@ def test_fit_rejects_bad_targets_and_names(tmp_path, capsys):
              (["--target", str(tmp_path / "mismatch.npz"), "--fit", "g_K"], "V has shape"),
              (["--target", str(tmp_path / "a.npz"), "--fit", "g_Ca"], "unknown parameter 'g_Ca'"),
              (["--target", str(tmp_path / "missing.npz"), "--fit", "g_K"], "does not exist"),
-             (["--target", str(tmp_path / "a.npz"), "--fit", "g_K", "--loss", "magic"], "unknown loss")]
+             (["--target", str(tmp_path / "a.npz"), "--fit", "g_K", "--loss", "magic"], "unknown loss"),
+             (["--target", str(tmp_path / "a.npz"), "--fit", "g_K", "--loss", "mse", "--robust-mv", "3"],
+              "robust_mV applies to the 'equation' loss only"),
+             (["--target", str(tmp_path / "a.npz"), "--fit", "g_K", "--robust-mv", "-1"], "robust_mV must be > 0")]
     for extra, message in cases:
         assert main(base + extra) == 2
         assert message in capsys.readouterr().err, message

@@ -93,11 +93,13 @@ def _perturbations(hh):
     return [set_params(hh, {n: get_param(hh, n) * f}) for n in ("g_Na", "g_K", "C", "E_K") for f in (0.97, 1.03)]
 
 
-@pytest.mark.parametrize("loss", ["equation", "equation-projected", "shooting", "mse"])
+@pytest.mark.parametrize("loss", ["equation", "equation-robust", "equation-projected", "shooting", "mse"])
 def test_each_trace_loss_is_minimal_at_the_true_parameters(short_trace, loss):
     hh = hj.HodgkinHuxley()
     if loss == "equation":
         f = lambda m: hf.equation_error(m, short_trace)  # noqa: E731
+    elif loss == "equation-robust":
+        f = lambda m: hf.equation_error(m, short_trace, 0.5, robust_mV=3.0)  # noqa: E731
     elif loss == "equation-projected":
         f = lambda m: hf.equation_error(m, short_trace, project=True)  # noqa: E731
     elif loss == "shooting":

@@ -53,6 +53,43 @@ def test_slif2hh_joint_rule_first_spike_analytic():
         assert sim.spike_list()[0] == float(n - 1)
 
 
+def _joint_rule_by_hand(x, steps, dt=1.0, reset=0.0, th=70.0):
+    """The MATLAB unit (spec §3.1) at step dt: u ← u + dt(−0.1 u + x) for neurons 1–3,
+    u4 ← u4 + dt(−0.1 u4) + u1 + u2 + u3 (updated values); all four reset when all
+    four exceed θ. Spikes stamped at k·dt for the k-th step (0-based)."""
+    u = [0.0] * 4
+    out = []
+    for k in range(steps):
+        for i in range(3):
+            u[i] = u[i] + dt * (-0.1 * u[i] + x)
+        u[3] = u[3] + dt * (-0.1 * u[3]) + u[0] + u[1] + u[2]
+        if all(ui > th for ui in u):
+            out.append(k * dt)
+            u = [reset] * 4
+    return out
+
+
+@pytest.mark.parametrize("dt,reset", [(1.0, 0.0), (1.0, -40.0), (0.25, -15.0)])
+def test_slif2hh_joint_rule_with_reset_and_finer_step(dt, reset):
+    model = hj.SLIF2HH.matlab(dt, reset=reset)
+    got = hj.simulate(model, 9.0, t1=80.0, dtype="float64").spike_list()
+    want = _joint_rule_by_hand(9.0, int(round(80.0 / dt)), dt, reset)
+    assert len(want) >= 3
+    np.testing.assert_allclose(got, want, atol=1e-9)
+    if reset < 0:  # an after-hyperpolarisation: later intervals longer than the latency
+        assert want[1] - want[0] > want[0] + dt
+
+
+def test_slif2hh_reset_at_rest_is_the_authors_unit():
+    for rule in ("joint", "per_neuron"):
+        base = hj.SLIF2HH(rule=rule, threshold=5.0, decay=0.8)
+        explicit = hj.SLIF2HH(rule=rule, threshold=5.0, decay=0.8, reset=0.0)
+        a = hj.simulate(base, 1.3, t1=60.0, dtype="float64")
+        b = hj.simulate(explicit, 1.3, t1=60.0, dtype="float64")
+        assert len(a.spike_list()) >= 3
+        assert a.spike_list() == b.spike_list()
+
+
 def test_gradient_through_the_solve_matches_finite_differences():
     def loss(params):
         g_K, E_L = params

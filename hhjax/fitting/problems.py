@@ -34,10 +34,14 @@ class ModelFit(eqx.Module):
 
 
 def make_loss(space: ParameterSpace, trace: Trace, loss: str = "equation", *, window_ms: float = 0.1,
-              burn_in_ms: float = 0.0, shooting_window_ms: float = 2.0, solver: str = "rk4", substeps: int = 1):
+              burn_in_ms: float = 0.0, robust_mV: float | None = None, shooting_window_ms: float = 2.0,
+              solver: str = "rk4", substeps: int = 1):
     """loss(theta) for one start. `loss` is one of `LOSSES` (see `hhjax.fitting.losses`);
     `equation-projected` is the teacher-forced loss with the membrane parameters solved
-    by least squares (the free set must then hold only gate parameters)."""
+    by least squares (the free set must then hold only gate parameters); `robust_mV`
+    makes the `equation` loss robust to noise in V (see `equation_error`)."""
+    if robust_mV is not None and loss != "equation":
+        raise ValueError(f"robust_mV applies to the 'equation' loss only, not {loss!r}")
     if loss in ("equation", "equation-projected"):
         project = loss == "equation-projected"
         if project:
@@ -45,7 +49,7 @@ def make_loss(space: ParameterSpace, trace: Trace, loss: str = "equation", *, wi
             if clash:
                 raise ValueError(f"loss 'equation-projected' solves {clash} by least squares; "
                                  "free only gate (rate) parameters")
-        return lambda theta: equation_error(space.model(theta), trace, window_ms, burn_in_ms, project)
+        return lambda theta: equation_error(space.model(theta), trace, window_ms, burn_in_ms, project, robust_mV)
     if loss == "shooting":
         return lambda theta: shooting_loss(space.model(theta), trace, shooting_window_ms, solver=solver,
                                            substeps=substeps)

@@ -19,13 +19,14 @@ import optax
 
 from ..integrate import cast_floats, resolve_dtype
 from ..models import SLIF2HH
+from ..parameters import set_params
 from ..paper.simplified import compare_spike_trains
 from ..stimuli import AbstractStimulus, step_averages
 from .loop import fingerprint, fit
 from .losses import pad_spike_times
 from .space import ParameterSpace
 
-SLIF2HH_FREE = ("decay", "threshold", "gain", "w1", "w2", "w3", "bias")
+SLIF2HH_FREE = ("decay", "threshold", "gain", "w1", "w2", "w3", "bias", "reset")
 CHAIN_FREE = SLIF2HH_FREE + ("weight",)
 WEIGHT_STARTS = (1e5, 300.0, 100.0, 30.0)
 
@@ -162,9 +163,13 @@ def fit_slif2hh(stimuli: list[AbstractStimulus], targets: list, *, base: SLIF2HH
                 chain: bool = True, population: int = 2048, iterations: int = 40) -> SLIF2HHFit:
     """Fit one s-LIF2HH parameter set to the target spike trains (ms) of `stimuli` (all
     at once; call once per stimulus for per-waveform fits), starting from `base`
-    (default: the authors' hand-set values). `free` defaults to the unit's decay,
-    threshold, gain, 3→1 weights and bias plus the inter-layer `weight`. `chain=False`
-    fits one unit's output instead of the two-layer chain's (drop "weight" from `free`).
+    (default: the authors' hand-set values; `SLIF2HH.matlab(dt)` for a finer step). `free`
+    defaults to the unit's decay, threshold, gain, 3→1 weights, bias and after-spike
+    `reset` plus the inter-layer `weight`. (With reset = rest, as the authors have it,
+    the latency from rest equals every later interval under a constant input, whereas
+    HH fires its first spike sooner: a reset below rest is the after-hyperpolarisation
+    that separates the two.) `chain=False` fits one unit's output instead of the
+    two-layer chain's (drop "weight" from `free`).
 
     - `method="search"` (default): the exact score (worst train's normalised timing
       error, or 1 + count difference) is piecewise constant in the parameters — spikes
@@ -174,7 +179,10 @@ def fit_slif2hh(stimuli: list[AbstractStimulus], targets: list, *, base: SLIF2HH
       filtered-train distance) from K perturbed starts, then the start with the best
       exact score.
     """
-    base = SLIF2HHChain(SLIF2HH() if base is None else base, weight)
+    base = SLIF2HH() if base is None else base
+    if "reset" in free and base.reset is None:  # start from the authors' reset to rest
+        base = set_params(base, {"reset": base.rest})
+    base = SLIF2HHChain(base, weight)
     dtype = resolve_dtype(dtype)
     base = cast_floats(base, dtype)
     unit_dt = base.unit.dt

@@ -10,8 +10,11 @@ w1·u1 + w2·u2 + w3·u3 + bias. Two reset rules:
   output spike is neuron 4's.
 
 Per step: u ← rest + decay·(u − rest) + gain·x, where x is the mean input current over
-the step (µA/cm²). With dt = 1 ms, C = 1 µF/cm² the MATLAB update u ← u + dt·(−(u −
-U_rest)(1 − decay)/C + I/C) is exactly this with gain = dt/C = 1.
+the step (µA/cm²). A neuron that resets goes to `reset` (default: `rest`, as in the
+authors' code); a reset below rest is an after-hyperpolarisation, which makes the
+interval after a spike longer than the latency from rest, as in HH. With dt = 1 ms,
+C = 1 µF/cm² the MATLAB update u ← u + dt·(−(u − U_rest)(1 − decay)/C + I/C) is exactly
+this with gain = dt/C = 1.
 """
 
 from __future__ import annotations
@@ -43,8 +46,9 @@ class SLIF2HHState(eqx.Module):
 
 class SLIF2HH(AbstractDiscreteNeuron):
     """Simplified LIF2HH unit; fields: `decay` (per step), `threshold` (mV), weights
-    `w1..w3` and `bias` of the 3→1 connection, input `gain`, resting/reset potential
-    `rest` (mV), step `dt` (ms) and `rule` ("joint" or "per_neuron")."""
+    `w1..w3` and `bias` of the 3→1 connection, input `gain`, resting potential
+    `rest` (mV), after-spike `reset` (mV; None = `rest`), step `dt` (ms) and `rule`
+    ("joint" or "per_neuron")."""
 
     decay: ArrayLike = 0.9
     threshold: ArrayLike = 70.0
@@ -54,6 +58,7 @@ class SLIF2HH(AbstractDiscreteNeuron):
     bias: ArrayLike = 0.0
     gain: ArrayLike = 1.0
     rest: ArrayLike = 0.0
+    reset: ArrayLike | None = None
     dt: float = eqx.field(static=True, default=1.0)
     rule: str = eqx.field(static=True, default="joint")
 
@@ -62,6 +67,16 @@ class SLIF2HH(AbstractDiscreteNeuron):
             raise ValueError(f"unknown s-LIF2HH rule {self.rule!r}; choose 'joint' or 'per_neuron'")
         if not self.dt > 0:
             raise ValueError(f"s-LIF2HH step dt must be > 0 ms, got {self.dt}")
+
+    @classmethod
+    def matlab(cls, dt: float = 1.0, **overrides) -> "SLIF2HH":
+        """The authors' MATLAB unit (spec §3.1) stepped every `dt` ms: their update
+        u ← u + dt·(−(u − U_rest)(1 − 0.9)/C + I/C) with C = 1 is decay = 1 − 0.1·dt,
+        gain = dt (dt = 1 gives the default unit). Finer steps let spikes fall between
+        the 1 ms grid points."""
+        params = dict(dt=float(dt), decay=1.0 - 0.1 * float(dt), gain=float(dt))
+        params.update(overrides)
+        return cls(**params)
 
     @classmethod
     def pytorch(cls, **overrides) -> "SLIF2HH":
@@ -86,6 +101,7 @@ class SLIF2HH(AbstractDiscreteNeuron):
         training networks); None (default) is the exact model."""
         x1, x2, x3 = inputs if isinstance(inputs, tuple) else (inputs, inputs, inputs)
         r, d, th = self.rest, self.decay, self.threshold
+        after = r if self.reset is None else self.reset
 
         def heaviside(u):
             if spike_fn is not None:
@@ -102,9 +118,12 @@ class SLIF2HH(AbstractDiscreteNeuron):
             s = tuple(heaviside(u) for u in (u1, u2, u3, u4))
             fire = s[0] * s[1] * s[2] * s[3]
             keep = 1 - fire
-            u1, u2, u3, u4 = (r + (u - r) * keep for u in (u1, u2, u3, u4))
+            u1, u2, u3, u4 = (after + (u - after) * keep for u in (u1, u2, u3, u4))
             return SLIF2HHState(u1, u2, u3, u4, *s), fire
-        leak = [d * (u - r) * (1 - s) for u, s in zip((y.u1, y.u2, y.u3, y.u4), y.indicators)]
+        if self.reset is None:
+            leak = [d * (u - r) * (1 - s) for u, s in zip((y.u1, y.u2, y.u3, y.u4), y.indicators)]
+        else:
+            leak = [(r + d * (u - r)) * (1 - s) + after * s - r for u, s in zip((y.u1, y.u2, y.u3, y.u4), y.indicators)]
         u1 = r + leak[0] + self.gain * x1
         u2 = r + leak[1] + self.gain * x2
         u3 = r + leak[2] + self.gain * x3
