@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -56,12 +57,26 @@ class Simulation(eqx.Module):
         return out[0] if counts.ndim == 0 else out
 
 
+def _scalar(x, dtype):
+    """A scalar as a NumPy array of `dtype` (no eager device op; `jit` moves it with the
+    other arguments), or as a JAX array when it is traced."""
+    if isinstance(x, jax.core.Tracer):
+        return jnp.asarray(x, dtype)
+    if isinstance(x, jax.Array):
+        return x.astype(dtype) if x.dtype != dtype else x
+    return np.asarray(x, dtype)
+
+
 def _is_traced(tree) -> bool:
     return any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(tree))
 
 
 def _float_leaves_finite(tree, what: str, allow_inf: bool = False):
     for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+        if isinstance(leaf, float):  # the common case (default parameters): no array at all
+            if math.isnan(leaf) or (not allow_inf and math.isinf(leaf)):
+                raise ValueError(f"{what} contains NaN or inf in {jax.tree_util.keystr(path) or 'its value'}")
+            continue
         if isinstance(leaf, jax.core.Tracer) or not eqx.is_array_like(leaf):
             continue
         arr = np.asarray(leaf)
@@ -135,8 +150,15 @@ def _vector_field(model, t, y, args):
 
 def _structure_key(*trees):
     leaves, treedef = jax.tree.flatten(trees)
-    return treedef, tuple((jnp.shape(x), jnp.result_type(x)) if eqx.is_array_like(x) else ("static", x)
-                          for x in leaves)
+
+    def describe(x):
+        if isinstance(x, (np.ndarray, jax.Array, np.generic)):
+            return (x.shape, x.dtype)
+        if isinstance(x, (bool, int, float, complex)):
+            return ((), type(x))
+        return (jnp.shape(x), jnp.result_type(x)) if eqx.is_array_like(x) else ("static", x)
+
+    return treedef, tuple(describe(x) for x in leaves)
 
 
 _SHAPE_CACHE: dict = {}
@@ -161,6 +183,14 @@ def _population_shapes(model, y0, stimulus, t0):
             _SHAPE_CACHE.clear()
         _SHAPE_CACHE[key] = jnp.shape(jax.tree.leaves(y0)[0]) if jax.tree.leaves(y0) else ()
         return y0
+    if all(jnp.shape(y) == shape for y in jax.tree.leaves(y0)):
+        return y0
+    return _broadcast_state(y0, shape)
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _broadcast_state(y0, shape):
+    """Every leaf broadcast to `shape`, in one compiled call (not one dispatch per leaf)."""
     return jax.tree.map(lambda y: jnp.broadcast_to(y, shape), y0)
 
 
@@ -258,18 +288,22 @@ def simulate(
     if adaptive and rtol < 2 * eps:
         raise ValueError(f"rtol = {rtol:g} is below what {dtype} resolves (eps = {eps:.2g}); use float64 "
                          "or a larger rtol")
-    if not _is_traced(stimulus) and not _is_traced((t0,)):
+    if adaptive and not _is_traced(stimulus) and not _is_traced((t0,)):
+        # before an adaptive solve, which NaN input would drive to its step limit (fixed
+        # steps check the stimulus at t0 in the compiled call instead, see `_collect_with_status`)
         with jax.ensure_compile_time_eval():  # a concrete check even while jit traces the caller
             I0 = np.asarray(stimulus(jnp.asarray(t0, dtype)))
         if not np.all(np.isfinite(I0)):
             raise ValueError("stimulus returns NaN or inf")
-    y0 = _default_initial_state(model) if y0 is None else y0
-    _float_leaves_finite(y0, "initial state y0", allow_inf=True)  # LIF: t_free = -inf
-    y0 = cast_floats(jax.tree.map(jnp.asarray, y0), dtype)
-    t0a, t1a = jnp.asarray(t0, dtype), jnp.asarray(t1, dtype)
+    if y0 is None:  # from the (checked, cast) parameters: finite and of `dtype` already
+        y0 = _default_initial_state(model)
+    else:
+        _float_leaves_finite(y0, "initial state y0", allow_inf=True)  # LIF: t_free = -inf
+        y0 = cast_floats(jax.tree.map(jnp.asarray, y0), dtype)
+    t0a, t1a = _scalar(t0, dtype), _scalar(t1, dtype)
     y0 = _population_shapes(model, y0, stimulus, t0a)
     thr = model.default_threshold() if threshold is None else threshold
-    thr = jnp.asarray(thr, dtype)
+    thr = _scalar(thr, dtype)
 
     save_steps = isinstance(save_every, str)
     save_ts = None
@@ -298,22 +332,28 @@ def simulate(
             max_steps = int(step_ts.shape[0])
         else:
             max_steps = int(math.ceil((float(t1) - float(t0)) / float(dt) * (1 + 1e-12))) + 1
-    dt_arr = None if dt is None else jnp.asarray(dt, dtype)
+    dt_arr = None if dt is None else _scalar(dt, dtype)
     config = _Config(adaptive=adaptive, rtol=rtol, atol=atol, max_steps=max_steps,
                      max_spikes=max(max_spikes, 1), progress=progress, save_step=save_steps)
     traced = _is_traced((model, stimulus, y0, t0a, t1a))
     adjoint = adjoint or dfx.RecursiveCheckpointAdjoint()
-    if _fixed_grid_applies(step_ts, save_ts, progress, adjoint, inner):
-        sol, buf = _solve_on_grid(model, stimulus, inner, y0, step_ts, thr, config, adjoint.checkpoints)
+    on_grid = _fixed_grid_applies(step_ts, save_ts, progress, adjoint, inner)
+    if on_grid:  # solve and collect in one compiled call: at small N the dispatches cost more than the steps
+        result, status = _solve_on_grid_and_collect(model, stimulus, inner, y0, step_ts, thr, config,
+                                                    adjoint.checkpoints, t0a, t1a)
+        sol = None
     else:
         sol, buf = _solve(model, stimulus, inner, y0, t0a, t1a, dt_arr, thr, save_ts, jumps, step_ts, config,
                           adjoint, throw=traced)
-    result = _collect(model, sol, buf, t0a, t1a, thr, config)
+        result, status = _collect_with_status(model, stimulus, sol, buf, t0a, t1a, thr, config)
+    if config.save_step and not _is_traced(result.stats["num_accepted_steps"]):
+        n = int(result.stats["num_accepted_steps"])  # drop the unused tail of the step buffer
+        ys = jax.tree.map(lambda x: x[:n], result.ys)
+        result = eqx.tree_at(lambda r: (r.ts, r.ys, r.V), result, (result.ts[:n], ys, model.voltage(ys)))
     if max_spikes == 0:
         result = eqx.tree_at(lambda r: r.spike_times, result, jnp.full(result.spike_counts.shape + (0,), jnp.nan, dtype))
     if not _is_traced(result):
-        _raise_on_failure(sol, buf, result.y_final, model.voltage(result.y_final), name, dt, max_steps,
-                          max_spikes, adaptive)
+        _raise_on_failure(sol, np.asarray(status), name, dt, max_steps, max_spikes, adaptive)
     return result
 
 
@@ -471,25 +511,50 @@ def _collect(model, sol, buf: SpikeBuffer, t0, t1, thr, config) -> Simulation:
     )
 
 
-def _raise_on_failure(sol, buf, y_final, V_final, name, dt, max_steps, max_spikes, adaptive):
-    leaves = [np.asarray(x) for x in jax.tree.leaves(y_final)]
-    nan = any(np.isnan(x).any() for x in leaves if np.issubdtype(x.dtype, np.floating))
-    if nan or not np.all(np.isfinite(np.asarray(V_final))):
+@eqx.filter_jit
+def _collect_with_status(model, stimulus, sol, buf: SpikeBuffer, t0, t1, thr, config):
+    """`_collect` and, in the same compiled call (one transfer to the host, not one per
+    leaf), the status `_raise_on_failure` reads: [final state has NaN or V is not finite,
+    largest spike count, stimulus at t0 not finite]."""
+    result = _collect(model, sol, buf, t0, t1, thr, config)
+    bad_input = jnp.any(~jnp.isfinite(stimulus(t0)))
+    floats = [x for x in jax.tree.leaves(result.y_final) if jnp.issubdtype(x.dtype, jnp.floating)]
+    bad = jnp.any(~jnp.isfinite(model.voltage(result.y_final)))
+    for x in floats:
+        bad = bad | jnp.any(jnp.isnan(x))
+    most = jnp.max(buf.count, initial=0)
+    return result, jnp.stack([bad.astype(jnp.int32), most.astype(jnp.int32), bad_input.astype(jnp.int32)])
+
+
+@eqx.filter_jit
+def _solve_on_grid_and_collect(model, stimulus, inner, y0, step_ts, threshold, config, checkpoints, t0, t1):
+    """The fixed-grid solve and `_collect_with_status` as one compiled call."""
+    sol, buf = _solve_on_grid(model, stimulus, inner, y0, step_ts, threshold, config, checkpoints)
+    return _collect_with_status(model, stimulus, sol, buf, t0, t1, threshold, config)
+
+
+def _raise_on_failure(sol, status, name, dt, max_steps, max_spikes, adaptive):
+    """Raise `SimulationError` for an unstable step, a step limit hit, a failed solve or
+    too many spikes. `status` from `_collect_with_status`; `sol` None on the fixed-grid
+    path (which cannot fail by itself)."""
+    bad, most, bad_input = int(status[0]), int(status[1]), int(status[2])
+    if bad_input:
+        raise ValueError("stimulus returns NaN or inf")
+    if bad:
         raise SimulationError(
             f"the state became NaN/inf before t1: the step "
             f"dt = {dt} ms is unstable for solver {name!r}; use a smaller dt or an adaptive solver"
         )
-    if sol.result == dfx.RESULTS.max_steps_reached:
+    if sol is not None and sol.result == dfx.RESULTS.max_steps_reached:
         raise SimulationError(
             f"the solve hit its step limit (max_steps = {max_steps}) before t1"
             + ("; loosen rtol/atol or raise max_steps" if adaptive else "")
         )
-    if sol.result != dfx.RESULTS.successful:
+    if sol is not None and sol.result != dfx.RESULTS.successful:
         raise SimulationError(f"the solve failed: {dfx.RESULTS[sol.result]}")
-    if max_spikes and int(np.max(np.asarray(buf.count), initial=0)) > max_spikes:
+    if max_spikes and most > max_spikes:
         raise SimulationError(
-            f"a neuron fired {int(np.max(np.asarray(buf.count)))} spikes, more than "
-            f"max_spikes = {max_spikes}; pass a larger max_spikes"
+            f"a neuron fired {most} spikes, more than max_spikes = {max_spikes}; pass a larger max_spikes"
         )
 
 

@@ -261,7 +261,8 @@ class SpikeRecorder(dfx.AbstractAdaptiveSolver):
             fired = (V0 < self.threshold) & (model.voltage(y1) >= self.threshold)
             interp = self.solver.interpolation_cls(t0=t0, t1=t1, **dense)
             t_cross = self._crossing_times(interp, t0, t1, y0, y1, fired)
-        buf = buf.record(fired, t_cross)
+        # most steps of a small population record nothing: skip the scatter there
+        buf = jax.lax.cond(jnp.any(fired), lambda b: b.record(fired, t_cross), lambda b: b, buf)
         return y1, y_error, dense, (inner_state, buf), result
 
     def _step_with_reset(self, terms, t0, t1, y0, args, inner_state, V0):
