@@ -43,7 +43,7 @@ def test_hh_membrane_parameters_from_noisy_traces():
     assert np.all(res["relative_error"] < 0.05), err
 
 
-def test_plain_least_squares_is_biased_by_noise_where_the_robust_loss_is_not():
+def test_plain_least_squares_misses_the_target_on_the_same_noisy_data():
     """The reason for `robust_mV`: on the same noisy data, the least-squares optimum of
     the teacher-forced loss misses the 5 % target (solved directly: it is linear)."""
     hh = hj.HodgkinHuxley()
