@@ -74,14 +74,14 @@ def _is_traced(tree) -> bool:
 def _float_leaves_finite(tree, what: str, allow_inf: bool = False):
     for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
         if isinstance(leaf, float):  # the common case (default parameters): no array at all
-            if math.isnan(leaf) or (not allow_inf and math.isinf(leaf)):
-                raise ValueError(f"{what} contains NaN or inf in {jax.tree_util.keystr(path) or 'its value'}")
+            bad = math.isnan(leaf) or (not allow_inf and math.isinf(leaf))
+        elif isinstance(leaf, jax.core.Tracer) or not eqx.is_array_like(leaf):
             continue
-        if isinstance(leaf, jax.core.Tracer) or not eqx.is_array_like(leaf):
-            continue
-        arr = np.asarray(leaf)
-        ok = ~np.isnan(arr) if allow_inf else np.isfinite(arr)
-        if np.issubdtype(arr.dtype, np.floating) and not np.all(ok):
+        else:
+            arr = np.asarray(leaf)
+            ok = ~np.isnan(arr) if allow_inf else np.isfinite(arr)
+            bad = np.issubdtype(arr.dtype, np.floating) and not np.all(ok)
+        if bad:
             name = jax.tree_util.keystr(path)
             raise ValueError(f"{what} contains NaN or inf in {name or 'its value'}")
 

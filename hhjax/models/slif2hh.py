@@ -120,10 +120,7 @@ class SLIF2HH(AbstractDiscreteNeuron):
             keep = 1 - fire
             u1, u2, u3, u4 = (after + (u - after) * keep for u in (u1, u2, u3, u4))
             return SLIF2HHState(u1, u2, u3, u4, *s), fire
-        if self.reset is None:
-            leak = [d * (u - r) * (1 - s) for u, s in zip((y.u1, y.u2, y.u3, y.u4), y.indicators)]
-        else:
-            leak = [(r + d * (u - r)) * (1 - s) + after * s - r for u, s in zip((y.u1, y.u2, y.u3, y.u4), y.indicators)]
+        leak = [(r + d * (u - r)) * (1 - s) + after * s - r for u, s in zip((y.u1, y.u2, y.u3, y.u4), y.indicators)]
         u1 = r + leak[0] + self.gain * x1
         u2 = r + leak[1] + self.gain * x2
         u3 = r + leak[2] + self.gain * x3

@@ -113,16 +113,21 @@ def _predict(model, x):
     return jnp.stack([jnp.argmax(lg, -1) for lg in logits], axis=-1)
 
 
+def _padded_batches(x, batch: int, dtype):
+    """(batch of `x` zero-padded to `batch` rows as a `dtype` array, number of real rows):
+    every batch has one shape, so the evaluation compiles once."""
+    for i in range(0, x.shape[0], batch):
+        xb = np.asarray(x[i:i + batch])
+        rows = xb.shape[0]
+        if rows < batch:
+            xb = np.concatenate([xb, np.zeros((batch - rows,) + xb.shape[1:], xb.dtype)])
+        yield jnp.asarray(xb, dtype), rows
+
+
 def accuracy(model, x, y, batch: int = 500) -> np.ndarray:
     """Accuracy per task on (x, y), in batches (padded to one compiled shape)."""
-    n = x.shape[0]
-    preds = []
-    for i in range(0, n, batch):
-        xb = x[i:i + batch]
-        pad = batch - xb.shape[0]
-        if pad:
-            xb = np.concatenate([xb, np.zeros((pad, x.shape[1]), x.dtype)])
-        preds.append(np.asarray(_predict(model, jnp.asarray(xb, model.trunk.weight.dtype)))[: batch - pad])
+    preds = [np.asarray(_predict(model, xb))[:rows]
+             for xb, rows in _padded_batches(x, batch, model.trunk.weight.dtype)]
     return (np.concatenate(preds) == y).mean(axis=0)
 
 
@@ -141,9 +146,10 @@ def information(model, x, y, batch: int = 500) -> dict:
     if not model.bottleneck:
         raise ValueError("information estimates need a bottleneck (train with bottleneck=K)")
     kls, ces = [], []
-    for i in range(0, x.shape[0], batch):
-        kl, ce = _vib_stats(model, jnp.asarray(x[i:i + batch], model.trunk.weight.dtype), jnp.asarray(y[i:i + batch]))
-        kls.append(np.asarray(kl)), ces.append(np.asarray(ce))
+    for (xb, rows), (yb, _) in zip(_padded_batches(x, batch, model.trunk.weight.dtype),
+                                   _padded_batches(y, batch, np.asarray(y).dtype)):
+        kl, ce = _vib_stats(model, xb, yb)
+        kls.append(np.asarray(kl)[:rows]), ces.append(np.asarray(ce)[:rows])
     kl, ce = np.concatenate(kls), np.concatenate(ces)
     classes = [h.out_features for h in model.heads]
     izy = [math.log2(c) - ce[:, k].mean() / math.log(2) for k, c in enumerate(classes)]
