@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -120,7 +121,11 @@ def test_shared_rates_keep_rk4_on_the_reference(hh_reference, dtype, tol):
     (hj.HodgkinHuxley(), hj.Step(0.0, 10.0, 5.0), "euler", 0.01),
     (hj.HodgkinHuxley(), hj.Sine(5.0, 8.0, 20.0), "rk4", 0.025),
     (hj.LIF(), hj.Constant(jnp.asarray([1.6, 2.5, 3.9])), "euler", 0.01),
-], ids=["hh-euler", "hh-rk4", "lif-euler"])
+    # a 2-D population whose neurons fire on different steps, some on the same step
+    (hj.HodgkinHuxley(), hj.Constant(jnp.asarray([[0.0, 7.0, 7.0], [12.0, 20.0, 40.0]])), "euler", 0.01),
+    # a LIF that fires every few steps (no refractory period), next to a silent one
+    (hj.LIF(t_ref=0.0), hj.Constant(jnp.asarray([50.0, 0.0])), "heun", 0.05),
+], ids=["hh-euler", "hh-rk4", "lif-euler", "hh-2d-euler", "lif-fast-heun"])
 def test_fixed_grid_driver_equals_diffeqsolve(model, stim, solver, dt):
     """Spikes only uses hhjax's own loop over the diffrax solver's steps; `progress=True`
     goes through `diffrax.diffeqsolve`. Same steps, same answer."""
@@ -131,6 +136,51 @@ def test_fixed_grid_driver_equals_diffeqsolve(model, stim, solver, dt):
     for a, b in zip(jax.tree.leaves(grid.y_final), jax.tree.leaves(via_diffrax.y_final)):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     assert int(grid.stats["num_steps"]) == int(via_diffrax.stats["num_steps"])
+
+
+def test_gradient_through_jit_matches_the_exact_spike_time_derivative():
+    """`simulate` runs a branch-free forward loop when evaluated and differentiates the
+    checkpointed loop; grad of a jitted call (where `simulate` only sees jit tracers) must
+    still be the derivative of −τ ln((V∞ − θ)/(V∞ − V_rest)) for a LIF (exponential Euler is
+    exact for it)."""
+
+    def first_spike(I):
+        return hj.simulate(hj.LIF(), hj.Constant(I), t1=40.0, solver="expeuler", dt=0.1, dtype="float64").spike_times[0]
+
+    I = 2.0
+    v_inf, tau, R = -65.0 + 10.0 * I, 10.0, 10.0
+    exact = -tau * R * (1 / (v_inf + 50.0) - 1 / (v_inf + 65.0))
+    assert float(jax.grad(jax.jit(first_spike))(I)) == pytest.approx(exact, rel=1e-8)
+    assert float(jax.jit(jax.grad(first_spike))(I)) == pytest.approx(exact, rel=1e-8)
+    value = first_spike(I)  # the forward loop itself: the exact first crossing
+    assert float(value) == pytest.approx(tau * np.log((v_inf + 65.0) / (v_inf + 50.0)), abs=1e-9)
+
+
+def test_prepared_inputs_are_reused_only_for_the_same_unchanged_objects():
+    """Repeated calls reuse the preparation of the same model/stimulus object; a new
+    object (even an edited copy) and a NumPy array changed in place are seen afresh."""
+    model, current = hj.HodgkinHuxley(), np.full(3, 10.0)
+    stim = hj.Constant(jnp.asarray([0.0, 10.0, 20.0]))
+
+    def counts(model, stim):
+        return np.asarray(hj.simulate(model, stim, t1=50.0, solver="euler", dt=0.01).spike_counts)
+
+    first = counts(model, stim)
+    assert np.array_equal(counts(model, stim), first)
+    edited = counts(eqx.tree_at(lambda m: m.g_Na, model, 60.0), stim)  # a new object: prepared afresh
+    assert np.array_equal(edited, counts(hj.HodgkinHuxley(g_Na=60.0), stim))
+    assert not np.array_equal(edited, first) and first[0] == 0 and first[2] > first[1] > 0
+    numpy_stim = hj.Constant(current)
+    before = counts(model, numpy_stim)
+    current[:] = 0.0  # in place: the stimulus object is the same, its values are not
+    assert before.sum() > 0 and counts(model, numpy_stim).sum() == 0
+    # the same objects with another interval, step or dtype: another call, not the cached one
+    shorter = hj.simulate(model, stim, t1=20.0, solver="euler", dt=0.01)
+    assert float(shorter.t1) == 20.0 and np.all(np.asarray(shorter.spike_counts) <= first)
+    assert hj.simulate(model, stim, t1=50.0, solver="euler", dt=0.01, dtype="float32").y_final.V.dtype == jnp.float32
+    for _ in range(2):  # a failing call fails again when repeated
+        with pytest.raises(hj.SimulationError, match="unstable"):
+            hj.simulate(model, stim, t1=20.0, solver="euler", dt=0.5)
 
 
 @pytest.mark.slow

@@ -21,6 +21,21 @@ def best_time(fn, repeats: int = 3) -> float:
     return min(times)
 
 
+def best_times_interleaved(fns: dict, repeats: int = 3) -> dict:
+    """Best wall time (s) of each function in `fns` ({name: fn}), the calls interleaved
+    (a, b, c, a, b, c, ...) after one warm-up call each, so that a slow spell of a shared
+    machine hits every contender alike and their ratios stay fair."""
+    for fn in fns.values():
+        jax.block_until_ready(fn())
+    best = {name: float("inf") for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            jax.block_until_ready(fn())
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
 def first_call_time(fn) -> float:
     """Wall time (s) of the first call of `fn`: tracing, compilation and one run."""
     start = time.perf_counter()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import weakref
 from typing import Any
 
 import diffrax as dfx
@@ -121,13 +122,63 @@ def cast_floats(tree, dtype):
     return jax.tree.map(cast, tree)
 
 
-def _prepare(model, stimulus, dtype):
-    """Resolve the dtype, check parameters and stimulus for NaN/inf, and cast both."""
+class _PreparedCache:
+    """Checked, cast (and, for models, solve-prepared) copies of the objects `simulate`
+    was last given, keyed by identity and a tag (the dtype). Models and stimuli are
+    immutable equinox modules, so a repeated call with the same object (a sweep, a
+    benchmark, a fit's evaluation) reuses the work instead of redoing it. An entry is
+    dropped when its object is garbage-collected (weak reference); objects with NumPy
+    leaves (mutable in place) or traced leaves are never cached. A cache only: results
+    are the same with or without it."""
+
+    def __init__(self, size: int = 64):
+        self.size = size
+        self.entries: dict = {}
+
+    def get(self, obj, tag, make):
+        """`make()`, or its value from an earlier call with this very `obj` and `tag`."""
+        if any(isinstance(x, (jax.core.Tracer, np.ndarray)) for x in jax.tree.leaves(obj)):
+            return make()
+        key = (id(obj), tag)
+        hit = self.entries.get(key)
+        if hit is not None and hit[0]() is obj:
+            return hit[1]
+        value = make()
+        entries = self.entries
+        try:
+            ref = weakref.ref(obj, lambda _, key=key: entries.pop(key, None))
+        except TypeError:
+            return value
+        if len(entries) >= self.size:
+            entries.pop(next(iter(entries)))
+        entries[key] = (ref, value)
+        return value
+
+
+_PREPARED = _PreparedCache()
+
+
+def _prepare(model, stimulus, dtype, solve_ready: bool = False):
+    """Resolve the dtype, check parameters and stimulus for NaN/inf, and cast both
+    (`solve_ready`: the model's `prepare_for_solve()` first)."""
     dtype = resolve_dtype(dtype)
-    stimulus = as_stimulus(stimulus)
-    _float_leaves_finite(model, "model parameters")
-    _float_leaves_finite(stimulus, "stimulus")
-    return dtype, cast_floats(model, dtype), cast_floats(stimulus, dtype)
+
+    def prepared_model():
+        m = model.prepare_for_solve() if solve_ready else model
+        _float_leaves_finite(m, "model parameters")
+        return cast_floats(m, dtype)
+
+    def prepared_stimulus():
+        stim = as_stimulus(stimulus)
+        _float_leaves_finite(stim, "stimulus")
+        return cast_floats(stim, dtype)
+
+    model = _PREPARED.get(model, (dtype, solve_ready), prepared_model)
+    if isinstance(stimulus, (AbstractStimulus, np.ndarray, jax.Array)):
+        stimulus = _PREPARED.get(stimulus, dtype, prepared_stimulus)
+    else:  # numbers and text: cheap, and not weakly referenceable
+        stimulus = prepared_stimulus()
+    return dtype, model, stimulus
 
 
 def _check_times(t0, t1, dt):
@@ -256,7 +307,11 @@ def simulate(
       of the solver state, so every checkpoint of a gradient carries it).
     - `progress`: show a tqdm progress bar.
     - `adjoint`: how `jax.grad` differentiates the solve (default diffrax's
-      `RecursiveCheckpointAdjoint`: checkpointed backpropagation, memory O(√steps)).
+      `RecursiveCheckpointAdjoint`: checkpointed backpropagation, memory O(√steps));
+      `diffrax.ForwardMode()` for forward mode (`jax.jvp`, `jax.jacfwd`).
+
+    A repeated call with the same model and stimulus objects and the same options reuses
+    the first call's preparation (checks, casts, grids): only the compiled solve runs.
 
     Spikes are upward threshold crossings located inside steps; LIF-type models are
     reset at the crossing time. Raises `ValueError` for bad input and `SimulationError`
@@ -267,6 +322,11 @@ def simulate(
                                   save_every=save_every, max_spikes=max_spikes)
     if not isinstance(model, AbstractNeuron):
         raise TypeError(f"model must be a hhjax neuron model, got {type(model).__name__}")
+    repeat_key = _repeat_key(model, stimulus, t0, t1, dt, solver, adaptive, rtol, atol, dtype, y0, save_every,
+                             threshold, max_spikes, max_steps, progress, adjoint)
+    plan = _REPEATS.get(repeat_key, model, stimulus)
+    if plan is not None:  # the same call as before: only the compiled solve and the checks
+        return plan.run()
     _check_times(t0, t1, dt)
     if not isinstance(max_spikes, int) or max_spikes < 0:
         raise ValueError(f"max_spikes must be a non-negative integer, got {max_spikes!r}")
@@ -282,8 +342,9 @@ def simulate(
             jax.eval_shape(model.decay_rates, 0.0, model.initial_state(), 0.0)
         except NotImplementedError as e:
             raise ValueError(str(e)) from None
-    model = model.prepare_for_solve()  # e.g. HH: shared exponentials, planned on concrete slopes
-    dtype, model, stimulus = _prepare(model, stimulus, dtype)
+    # prepare_for_solve: e.g. HH's shared exponentials, planned on concrete slopes
+    given_model, given_stimulus = model, stimulus
+    dtype, model, stimulus = _prepare(model, stimulus, dtype, solve_ready=True)
     eps = float(jnp.finfo(dtype).eps)
     if adaptive and rtol < 2 * eps:
         raise ValueError(f"rtol = {rtol:g} is below what {dtype} resolves (eps = {eps:.2g}); use float64 "
@@ -296,7 +357,7 @@ def simulate(
         if not np.all(np.isfinite(I0)):
             raise ValueError("stimulus returns NaN or inf")
     if y0 is None:  # from the (checked, cast) parameters: finite and of `dtype` already
-        y0 = _default_initial_state(model)
+        y0 = _PREPARED.get(given_model, (dtype, "initial state"), lambda: _default_initial_state(model))
     else:
         _float_leaves_finite(y0, "initial state y0", allow_inf=True)  # LIF: t_free = -inf
         y0 = cast_floats(jax.tree.map(jnp.asarray, y0), dtype)
@@ -320,16 +381,17 @@ def simulate(
         # numpy, not jnp: inside a caller's jit a jnp array would be a staged value
         d = stimulus.discontinuities(float(t0), float(t1)) if adaptive else stimulus.jumps(float(t0), float(t1))
         jumps = np.asarray(d, dtype) if d else None
-    step_ts = None
+    n_grid = n_split = None  # fixed steps on a known grid: its steps and the jumps that split one
     if not adaptive and not _is_traced((t0, t1, dt)):
-        step_ts = fixed_step_grid(float(t0), float(t1), float(dt), jumps, dtype)
-        jumps = None
+        n_grid = grid_steps(float(t0), float(t1), float(dt))
+        n_split = len(_jumps_on_grid(float(t0), float(t1), n_grid, jumps, dtype))
+        grid_jumps, jumps = jumps, None
     jumps = None if jumps is None else jnp.asarray(jumps)
     if max_steps is None:
         if adaptive:
             max_steps = 200_000 if save_steps else 1_000_000
-        elif step_ts is not None:
-            max_steps = int(step_ts.shape[0])
+        elif n_grid is not None:
+            max_steps = n_grid + n_split + 1
         else:
             max_steps = int(math.ceil((float(t1) - float(t0)) / float(dt) * (1 + 1e-12))) + 1
     dt_arr = None if dt is None else _scalar(dt, dtype)
@@ -337,24 +399,108 @@ def simulate(
                      max_spikes=max(max_spikes, 1), progress=progress, save_step=save_steps)
     traced = _is_traced((model, stimulus, y0, t0a, t1a))
     adjoint = adjoint or dfx.RecursiveCheckpointAdjoint()
-    on_grid = _fixed_grid_applies(step_ts, save_ts, progress, adjoint, inner)
+    on_grid = n_grid is not None and _fixed_grid_applies(save_ts, progress, adjoint, inner)
     if on_grid:  # solve and collect in one compiled call: at small N the dispatches cost more than the steps
-        result, status = _solve_on_grid_and_collect(model, stimulus, inner, y0, step_ts, thr, config,
-                                                    adjoint.checkpoints, t0a, t1a)
-        sol = None
+        # a table of step times only where needed (saving every step, or a jump split a step)
+        table = fixed_step_grid(float(t0), float(t1), float(dt), grid_jumps, dtype) if save_steps or n_split else None
+        times = _StepTimes(t0=t0a, t1=t1a, ts=table, n=n_grid + n_split)
+        plan = _GridPlan(args=(model, stimulus, inner, y0, times, thr, config, adjoint.checkpoints, t0a, t1a),
+                         failure=(name, dt, max_steps, max_spikes, adaptive))
+        if repeat_key is not None:
+            _REPEATS.put(repeat_key, given_model, given_stimulus, plan)
+        return plan.run()
     else:
+        step_ts = None if n_grid is None else fixed_step_grid(float(t0), float(t1), float(dt), grid_jumps, dtype)
         sol, buf = _solve(model, stimulus, inner, y0, t0a, t1a, dt_arr, thr, save_ts, jumps, step_ts, config,
                           adjoint, throw=traced)
         result, status = _collect_with_status(model, stimulus, sol, buf, t0a, t1a, thr, config)
+    return _finish(model, result, status, sol, config, (name, dt, max_steps, max_spikes, adaptive))
+
+
+def _finish(model, result, status, sol, config, failure):
+    """Trim a saved-every-step trace, drop the spike times for `max_spikes = 0`, and raise
+    on a failed solve (when concrete). `failure`: (solver name, dt, max_steps, max_spikes,
+    adaptive) for the error messages."""
     if config.save_step and not _is_traced(result.stats["num_accepted_steps"]):
         n = int(result.stats["num_accepted_steps"])  # drop the unused tail of the step buffer
         ys = jax.tree.map(lambda x: x[:n], result.ys)
         result = eqx.tree_at(lambda r: (r.ts, r.ys, r.V), result, (result.ts[:n], ys, model.voltage(ys)))
-    if max_spikes == 0:
-        result = eqx.tree_at(lambda r: r.spike_times, result, jnp.full(result.spike_counts.shape + (0,), jnp.nan, dtype))
+    if failure[3] == 0:
+        empty = jnp.full(result.spike_counts.shape + (0,), jnp.nan, result.spike_times.dtype)
+        result = eqx.tree_at(lambda r: r.spike_times, result, empty)
     if not _is_traced(result):
-        _raise_on_failure(sol, np.asarray(status), name, dt, max_steps, max_spikes, adaptive)
+        _raise_on_failure(sol, np.asarray(status), *failure)
     return result
+
+
+class _GridPlan:
+    """Everything a fixed-grid `simulate` call passes to its compiled solve; `run()` solves
+    and checks. Kept by `_RepeatedCalls` so that the same call again skips the preparation."""
+
+    def __init__(self, args, failure):
+        self.args, self.failure = args, failure
+
+    def run(self) -> Simulation:
+        result, status = _solve_on_grid_and_collect(*self.args)
+        model, config = self.args[0], self.args[6]
+        return _finish(model, result, status, None, config, self.failure)
+
+
+_PLAIN = (bool, int, float, str, type(None))
+
+
+def _repeat_key(model, stimulus, *options):
+    """A key for `_RepeatedCalls`, or None when the call is not a plain repeatable one:
+    options all Python scalars/strings (no initial state, no adjoint), model and stimulus
+    immutable modules without traced or NumPy leaves (or a number/text stimulus)."""
+    (t0, t1, dt, solver, adaptive, rtol, atol, dtype, y0, save_every, threshold, max_spikes, max_steps,
+     progress, adjoint) = options
+    if y0 is not None or adjoint is not None or progress or save_every is not None:
+        return None
+    if isinstance(dtype, np.dtype):
+        dtype = dtype.name
+    plain = (t0, t1, dt, solver, adaptive, rtol, atol, dtype, threshold, max_spikes, max_steps)
+    if not all(type(x) in _PLAIN for x in plain):
+        return None
+    stim_key = ("value", stimulus) if type(stimulus) in _PLAIN else ("object", id(stimulus))
+    for obj in (model, stimulus) if stim_key[0] == "object" else (model,):
+        if not isinstance(obj, eqx.Module):
+            return None
+        if any(isinstance(x, (jax.core.Tracer, np.ndarray)) for x in jax.tree.leaves(obj)):
+            return None
+    return (id(model), stim_key, bool(jax.config.jax_enable_x64)) + tuple((type(x), x) for x in plain)
+
+
+class _RepeatedCalls:
+    """Plans of recent fixed-grid calls, keyed by `_repeat_key`; an entry is valid only
+    while its model (and stimulus) object is alive and the same (weak references)."""
+
+    def __init__(self, size: int = 32):
+        self.size = size
+        self.entries: dict = {}
+
+    def get(self, key, model, stimulus):
+        hit = None if key is None else self.entries.get(key)
+        if hit is None or hit[0]() is not model or (hit[1] is not None and hit[1]() is not stimulus):
+            return None
+        return hit[2]
+
+    def put(self, key, model, stimulus, plan):
+        entries = self.entries
+
+        def drop(_, key=key):
+            entries.pop(key, None)
+
+        try:
+            refs = (weakref.ref(model, drop), None if key[1][0] == "value" else weakref.ref(stimulus, drop))
+        except TypeError:
+            return
+        if len(entries) >= self.size:
+            entries.pop(next(iter(entries)))
+        entries[key] = (*refs, plan)
+
+
+_REPEATS = _RepeatedCalls()
 
 
 @eqx.filter_jit
@@ -403,10 +549,11 @@ def _solve(model, stimulus, inner, y0, t0, t1, dt, threshold, save_ts, jumps, st
     return sol, buf
 
 
-def _fixed_grid_applies(step_ts, save_ts, progress, adjoint, inner) -> bool:
-    """Fixed steps on a known grid, spikes/final state (or every step) saved, no progress
-    bar, checkpointed backpropagation: hhjax drives the diffrax solver's steps itself."""
-    return (step_ts is not None and save_ts is None and not progress
+def _fixed_grid_applies(save_ts, progress, adjoint, inner) -> bool:
+    """Fixed steps on a known grid (the caller checks), spikes/final state (or every step)
+    saved, no progress bar, checkpointed backpropagation: hhjax drives the diffrax solver's
+    steps itself."""
+    return (save_ts is None and not progress
             and type(adjoint) is dfx.RecursiveCheckpointAdjoint
             and not isinstance(inner, dfx.AbstractImplicitSolver))
 
@@ -420,21 +567,43 @@ class _GridSolution(eqx.Module):
     result: Any
 
 
+class _StepTimes(eqx.Module):
+    """The fixed grid's step times: t_k = t0 + k·(t1 − t0)/n computed in the loop (the last
+    is t1 exactly) when the grid is uniform, else read from the table `ts` (as built by
+    `fixed_step_grid`). Reading a table inside the loop costs about 0.5–1 µs per step on
+    the CPU — more than a whole HH step of a small population — so the uniform case never
+    indexes one."""
+
+    t0: Array
+    t1: Array
+    ts: Array | None
+    n: int = eqx.field(static=True)
+
+    def at(self, k):
+        """(start, end) of step k (ms)."""
+        if self.ts is not None:
+            return self.ts[k], self.ts[k + 1]
+        h = (self.t1 - self.t0) / self.n
+        kf = k.astype(self.t0.dtype)
+        return self.t0 + kf * h, jnp.where(k + 1 < self.n, self.t0 + (kf + 1) * h, self.t1)
+
+
 @eqx.filter_jit
-def _solve_on_grid(model, stimulus, inner, y0, step_ts, threshold, config, checkpoints):
+def _solve_on_grid(model, stimulus, inner, y0, times: _StepTimes, threshold, config, checkpoints):
     """Step the diffrax solver `inner` (wrapped in the `SpikeRecorder`) over the fixed grid
-    `step_ts` with a loop of our own: the same steps as `diffeqsolve` with `StepTo`, without
+    `times` with a loop of our own: the same steps as `diffeqsolve` with `StepTo`, without
     its per-step controller, saving and event machinery (which at N = 1 cost more than the
-    step itself, and most of the compile time). Reverse mode uses equinox's checkpointed
-    while loop — the one behind diffrax's `RecursiveCheckpointAdjoint` — so gradient memory
-    stays O(N·√steps); saving every step uses a scan."""
+    step itself, and most of the compile time). Spikes/final state only: a branch-free
+    forward loop, differentiated through equinox's checkpointed while loop — the one behind
+    diffrax's `RecursiveCheckpointAdjoint` — so gradient memory stays O(N·√steps) (see
+    `_all_steps`); saving every step uses a scan."""
     term = model_term(model, inner)
     solver = SpikeRecorder(inner, model, threshold, config.max_spikes)
-    n = step_ts.shape[0] - 1
-    state0 = solver.init(term, step_ts[0], step_ts[1], y0, stimulus)
+    n = times.n
+    state0 = solver.init(term, *times.at(jnp.asarray(0)), y0, stimulus)
 
     def advance(k, y, state):
-        y1, _, _, state, _ = solver.step(term, step_ts[k], step_ts[k + 1], y, stimulus, state, False)
+        y1, _, _, state, _ = solver.step(term, *times.at(k), y, stimulus, state, False)
         return y1, state
 
     if config.save_step:
@@ -442,23 +611,75 @@ def _solve_on_grid(model, stimulus, inner, y0, step_ts, threshold, config, check
             y, state = advance(k, *carry)
             return (y, state), y
 
-        (y, state), ys = jax.lax.scan(body, (y0, state0), jnp.arange(n))
-        ts, ys = (step_ts[1:], step_ts[1:]), (jax.tree.map(lambda x: x[None], y), ys)
+        (y, (_, buf)), ys = jax.lax.scan(body, (y0, state0), jnp.arange(n))
+        ts, ys = (times.ts[1:], times.ts[1:]), (jax.tree.map(lambda x: x[None], y), ys)
     else:
-        def cond(carry):
-            return carry[0] < n
-
-        def body(carry):
-            k, y, state = carry
-            y, state = advance(k, y, state)
-            return k + 1, y, state
-
-        _, y, state = eqxi.while_loop(cond, body, (jnp.asarray(0), y0, state0), max_steps=n,
-                                      kind="checkpointed", checkpoints=checkpoints)
-        ts, ys = (step_ts[-1:],), (jax.tree.map(lambda x: x[None], y),)
+        y, buf = _all_steps(solver, stimulus, times, y0, state0, checkpoints)
+        ts, ys = (times.t1[None],), (jax.tree.map(lambda x: x[None], y),)
     stats = dict(num_steps=jnp.asarray(n), num_accepted_steps=jnp.asarray(n), num_rejected_steps=jnp.asarray(0))
-    _, buf = state
     return _GridSolution(ts=ts, ys=ys, stats=stats, result=dfx.RESULTS.successful), buf
+
+
+def _steps_until_spikes(solver, term, stimulus, times, y0, state0):
+    """All steps, forward only, without a branch per step: an inner loop advances until
+    some neuron fired (or the grid ends), then that step's crossings go into the spike
+    buffer with one scatter. On the CPU a conditional costs more than a small
+    population's step, and most steps of a small population record nothing; a large
+    population, where some neuron fires on most steps, pays one scatter per such step.
+    (Tried and slower here: a few pending slots per neuron flushed when one fills.)"""
+    n = times.n
+    inner0, buf0 = state0
+    V0 = solver.model.voltage(y0)
+    none_fired = jnp.zeros(V0.shape, bool)
+
+    def step(carry):
+        k, y, inner, _, _ = carry
+        y, _, _, inner, _, fired, t_cross = solver.advance(term, *times.at(k), y, stimulus, inner, False)
+        return k + 1, y, inner, fired, t_cross.astype(V0.dtype)
+
+    def until_spike(carry):
+        k, y, inner, buf = carry
+        k, y, inner, fired, t_cross = jax.lax.while_loop(
+            lambda c: (c[0] < n) & ~jnp.any(c[3]), step, (k, y, inner, none_fired, jnp.zeros_like(V0)))
+        return k, y, inner, buf.record(fired, t_cross)
+
+    _, y, _, buf = jax.lax.while_loop(lambda c: c[0] < n, until_spike, (jnp.asarray(0), y0, inner0, buf0))
+    return y, buf
+
+
+def _checkpointed_steps(solver, term, stimulus, times, y0, state0, checkpoints):
+    """All steps in equinox's checkpointed while loop (reverse-mode differentiable, memory
+    O(N·√steps)), each step recording its crossings into the buffer."""
+    def body(carry):
+        k, y, state = carry
+        y, _, _, state, _ = solver.step(term, *times.at(k), y, stimulus, state, False)
+        return k + 1, y, state
+
+    _, y, (_, buf) = eqxi.while_loop(lambda c: c[0] < times.n, body, (jnp.asarray(0), y0, state0),
+                                     max_steps=times.n, kind="checkpointed", checkpoints=checkpoints)
+    return y, buf
+
+
+def _all_steps(solver, stimulus, times, y0, state0, checkpoints):
+    """The final state and spike buffer after every step of `times`: the branch-free
+    forward loop when evaluated, the checkpointed loop's derivatives when differentiated
+    (a custom JVP; reverse mode transposes it). The term is built inside from the
+    `SpikeRecorder`'s model, so that nothing traced is closed over."""
+    dynamic, static = eqx.partition((solver, stimulus, times, y0, state0), eqx.is_array)
+
+    def unpack(d):
+        solver, stimulus, times, y0, state0 = eqx.combine(d, static)
+        return solver, model_term(solver.model, solver.solver), stimulus, times, y0, state0
+
+    @jax.custom_jvp
+    def run(dynamic):
+        return _steps_until_spikes(*unpack(dynamic))
+
+    @run.defjvp
+    def run_jvp(primals, tangents):
+        return jax.jvp(lambda d: _checkpointed_steps(*unpack(d), checkpoints), primals, tangents)
+
+    return run(dynamic)
 
 
 def model_term(model, solver):
@@ -472,23 +693,39 @@ def model_term(model, solver):
     return dfx.ODETerm(model.vector_field)
 
 
+def grid_steps(t0: float, t1: float, dt: float) -> int:
+    """Number of equal steps of at most `dt` ms from t0 to t1."""
+    return max(1, int(math.ceil((t1 - t0) / dt - 1e-9)))
+
+
+def _jumps_on_grid(t0: float, t1: float, n: int, jumps, dtype) -> list:
+    """The stimulus jumps that fall on an interior point of the n-step grid: [(k, jump)]."""
+    if jumps is None or not len(jumps):
+        return []
+    h = (t1 - t0) / n
+    hits = []
+    for j in np.asarray(jumps, dtype=dtype):
+        k = int(round((float(j) - t0) / h))
+        if 0 < k < n and abs(float(np.asarray(t0 + (t1 - t0) * (k / n), dtype)) - float(j)) <= 1e-6 * h:
+            hits.append((k, j))
+    return hits
+
+
 def fixed_step_grid(t0: float, t1: float, dt: float, jumps, dtype) -> Array:
     """Equal steps of (t1 − t0)/ceil((t1 − t0)/dt) ms. A stimulus discontinuity that falls
     on a grid point is split into the float just before and just after it, so that no
     step evaluates the stimulus on the far side of a jump (as diffrax does for adaptive
     steps)."""
-    n = max(1, int(math.ceil((t1 - t0) / dt - 1e-9)))
+    n = grid_steps(t0, t1, dt)
     grid = t0 + (t1 - t0) * (np.arange(n + 1) / n)
     grid[-1] = t1
     grid = grid.astype(dtype)
-    if jumps is not None and len(jumps):
-        h = (t1 - t0) / n
+    hits = _jumps_on_grid(t0, t1, n, jumps, dtype)
+    if hits:
         pts = list(grid)
-        for j in np.asarray(jumps, dtype=dtype):
-            k = int(round((float(j) - t0) / h))
-            if 0 < k < n and abs(float(grid[k]) - float(j)) <= 1e-6 * h:
-                pts[k] = np.nextafter(j, dtype.type(-np.inf), dtype=dtype)
-                pts.append(np.nextafter(j, dtype.type(np.inf), dtype=dtype))
+        for k, j in hits:
+            pts[k] = np.nextafter(j, dtype.type(-np.inf), dtype=dtype)
+            pts.append(np.nextafter(j, dtype.type(np.inf), dtype=dtype))
         grid = np.unique(np.asarray(pts, dtype=dtype))
     return jnp.asarray(grid)
 
@@ -527,9 +764,9 @@ def _collect_with_status(model, stimulus, sol, buf: SpikeBuffer, t0, t1, thr, co
 
 
 @eqx.filter_jit
-def _solve_on_grid_and_collect(model, stimulus, inner, y0, step_ts, threshold, config, checkpoints, t0, t1):
+def _solve_on_grid_and_collect(model, stimulus, inner, y0, times, threshold, config, checkpoints, t0, t1):
     """The fixed-grid solve and `_collect_with_status` as one compiled call."""
-    sol, buf = _solve_on_grid(model, stimulus, inner, y0, step_ts, threshold, config, checkpoints)
+    sol, buf = _solve_on_grid(model, stimulus, inner, y0, times, threshold, config, checkpoints)
     return _collect_with_status(model, stimulus, sol, buf, t0, t1, threshold, config)
 
 

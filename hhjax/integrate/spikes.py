@@ -35,10 +35,10 @@ class SpikeBuffer(eqx.Module):
     """Spike times (ms) `times[..., k]` (NaN past `count`) and the number of crossings
     `count` (may exceed the buffer length: overflow).
 
-    Per step: elementwise work and one scatter — no population-wide reduction and no
-    branch (on the CPU each of those cost more than the scatter). A state that turns
-    NaN/inf stays so (NaN is absorbing), so `simulate` checks the final state instead
-    of every step.
+    A record is elementwise work and one scatter (a serial loop over the population on
+    the CPU), so callers record only on steps where some neuron fired. A state that turns
+    NaN/inf stays so (NaN is absorbing), so `simulate` checks the final state instead of
+    every step.
     """
 
     times: Array
@@ -246,21 +246,25 @@ class SpikeRecorder(dfx.AbstractAdaptiveSolver):
             lambda: jnp.broadcast_to(jnp.asarray(hi, V0.dtype), V0.shape),
         )
 
-    def step(self, terms, t0, t1, y0, args, solver_state, made_jump):
-        inner_state, buf = solver_state
+    def advance(self, terms, t0, t1, y0, args, inner_state, made_jump):
+        """One step of the inner solver with threshold detection (and reset), without
+        touching the spike buffer: (y1, y_error, dense, inner_state, result, fired, t_cross);
+        `t_cross` is meaningful where `fired`."""
         model = self.model
         V0 = model.voltage(y0)
         if model.has_reset:
-            y1, y_error, dense, inner_state, result, fired, t_cross = self._step_with_reset(
-                terms, t0, t1, y0, args, inner_state, V0
-            )
-        else:
-            y1, y_error, dense, inner_state, result = self.solver.step(
-                terms, t0, t1, y0, args, inner_state, made_jump
-            )
-            fired = (V0 < self.threshold) & (model.voltage(y1) >= self.threshold)
-            interp = self.solver.interpolation_cls(t0=t0, t1=t1, **dense)
-            t_cross = self._crossing_times(interp, t0, t1, y0, y1, fired)
+            return self._step_with_reset(terms, t0, t1, y0, args, inner_state, V0)
+        y1, y_error, dense, inner_state, result = self.solver.step(terms, t0, t1, y0, args, inner_state, made_jump)
+        fired = (V0 < self.threshold) & (model.voltage(y1) >= self.threshold)
+        interp = self.solver.interpolation_cls(t0=t0, t1=t1, **dense)
+        t_cross = self._crossing_times(interp, t0, t1, y0, y1, fired)
+        return y1, y_error, dense, inner_state, result, fired, t_cross
+
+    def step(self, terms, t0, t1, y0, args, solver_state, made_jump):
+        inner_state, buf = solver_state
+        y1, y_error, dense, inner_state, result, fired, t_cross = self.advance(
+            terms, t0, t1, y0, args, inner_state, made_jump
+        )
         # most steps of a small population record nothing: skip the scatter there
         buf = jax.lax.cond(jnp.any(fired), lambda b: b.record(fired, t_cross), lambda b: b, buf)
         return y1, y_error, dense, (inner_state, buf), result

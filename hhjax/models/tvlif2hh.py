@@ -26,8 +26,9 @@ from .hh import HHState, HodgkinHuxley
 
 
 def _gate_derivatives(hh: HodgkinHuxley, V, y):
-    g = hh.gate_tvlif(V)
-    return {x: tvlif_derivative(getattr(y, x), g[x][0], g[x][1], 0.0, 0.0) for x in ("m", "h", "n")}
+    """Each gate as an input-free tv-LIF, dx/dt = (x∞ − x)/τ, evaluated without a division:
+    1/τ = α + β and x∞/τ = α, so dx/dt = α − x/τ (`gate_tvlif` gives τ and x∞ themselves)."""
+    return {x: a - (a + b) * getattr(y, x) for x, (a, b) in hh.gate_rates(V).items()}
 
 
 def _gate_decay_rates(hh: HodgkinHuxley, V):
@@ -101,17 +102,21 @@ class TVLIF2HH(AbstractNeuron):
         return self.hh.conductances(HHState(V=self.voltage(y), m=y.m, h=y.h, n=y.n))
 
     def dynamics(self, t, y: TVLIF2HHState, current) -> TVLIF2HHState:
+        # The tv-LIF rule du/dt = (−(u − rest) + gain·I)/τ for each neuron, with the
+        # reciprocals 1/C and 1/g_s formed once (one division per step, not six).
         hh = self.hh
         V = self.voltage(y)
         g_na, g_k, g_l = self._conductances(y)
         g_s = g_na + g_k + g_l
-        drive = 1 / g_s
-        du_na = tvlif_derivative(y.u_na, hh.C, hh.E_Na, drive, current)
-        du_k = tvlif_derivative(y.u_k, hh.C, hh.E_K, drive, current)
-        du_l = tvlif_derivative(y.u_l, hh.C, hh.E_L, drive, current)
+        drive = 1 / g_s  # the channel neurons' gain, kΩ·cm²
+        inv_c = 1 / hh.C
+        shared = drive * current  # gain·I, the same for the three channel neurons
+        du_na = (hh.E_Na - y.u_na + shared) * inv_c
+        du_k = (hh.E_K - y.u_k + shared) * inv_c
+        du_l = (hh.E_L - y.u_l + shared) * inv_c
         df = g_na * du_na + g_k * du_k + g_l * du_l
-        rest4 = -y.f + (g_na * y.u_na + g_k * y.u_k + g_l * y.u_l) / g_s
-        du4 = tvlif_derivative(y.u4, hh.C / g_s, rest4, 0.0, 0.0)
+        rest4 = -y.f + (g_na * y.u_na + g_k * y.u_k + g_l * y.u_l) * drive
+        du4 = (rest4 - y.u4) * (g_s * inv_c)  # τ4 = C/g_s
         return TVLIF2HHState(u_na=du_na, u_k=du_k, u_l=du_l, f=df, u4=du4, **_gate_derivatives(hh, V, y))
 
     def decay_rates(self, t, y: TVLIF2HHState, current) -> TVLIF2HHState:
