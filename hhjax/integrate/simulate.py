@@ -122,40 +122,57 @@ def cast_floats(tree, dtype):
     return jax.tree.map(cast, tree)
 
 
-class _PreparedCache:
-    """Checked, cast (and, for models, solve-prepared) copies of the objects `simulate`
-    was last given, keyed by identity and a tag (the dtype). Models and stimuli are
-    immutable equinox modules, so a repeated call with the same object (a sweep, a
-    benchmark, a fit's evaluation) reuses the work instead of redoing it. An entry is
-    dropped when its object is garbage-collected (weak reference); objects with NumPy
-    leaves (mutable in place) or traced leaves are never cached. A cache only: results
-    are the same with or without it."""
+def _cacheable(obj) -> bool:
+    """Whether `obj` may key a cache by identity: no traced leaves, and no NumPy leaves
+    (mutable in place). Equinox modules and JAX arrays are immutable."""
+    return not any(isinstance(x, (jax.core.Tracer, np.ndarray)) for x in jax.tree.leaves(obj))
 
-    def __init__(self, size: int = 64):
+
+class _IdentityCache:
+    """Values computed from some objects, keyed by those objects' identity and a hashable
+    tag. An entry holds its objects weakly and is dropped when one of them is collected,
+    so a reused id never returns a stale value; the oldest entry goes when `size` is
+    reached. A cache only: results are the same with or without it."""
+
+    def __init__(self, size: int):
         self.size = size
         self.entries: dict = {}
 
-    def get(self, obj, tag, make):
-        """`make()`, or its value from an earlier call with this very `obj` and `tag`."""
-        if any(isinstance(x, (jax.core.Tracer, np.ndarray)) for x in jax.tree.leaves(obj)):
-            return make()
-        key = (id(obj), tag)
-        hit = self.entries.get(key)
-        if hit is not None and hit[0]() is obj:
-            return hit[1]
-        value = make()
-        entries = self.entries
+    def lookup(self, objects: tuple, tag):
+        """The value stored for these very `objects` and `tag`, or None."""
+        hit = self.entries.get((tuple(map(id, objects)), tag))
+        if hit is None or any(ref() is not obj for ref, obj in zip(hit[0], objects)):
+            return None
+        return hit[1]
+
+    def store(self, objects: tuple, tag, value):
+        """Keep `value` (not when an object cannot be weakly referenced); returns it."""
+        key, entries = (tuple(map(id, objects)), tag), self.entries
+
+        def drop(_):
+            entries.pop(key, None)
+
         try:
-            ref = weakref.ref(obj, lambda _, key=key: entries.pop(key, None))
-        except TypeError:
+            refs = tuple(weakref.ref(obj, drop) for obj in objects)
+        except TypeError:  # numbers, text
             return value
         if len(entries) >= self.size:
             entries.pop(next(iter(entries)))
-        entries[key] = (ref, value)
+        entries[key] = (refs, value)
         return value
 
+    def get(self, obj, tag, make):
+        """`make()`, computed once per cacheable `obj` and `tag`."""
+        if not _cacheable(obj):
+            return make()
+        hit = self.lookup((obj,), tag)
+        return hit if hit is not None else self.store((obj,), tag, make())
 
-_PREPARED = _PreparedCache()
+
+# Checked, cast (for models also solve-prepared) copies of the models and stimuli `simulate`
+# was given, and their default initial states: a sweep, a benchmark or a fit's repeated
+# evaluations with the same objects prepare them once.
+_PREPARED = _IdentityCache(size=64)
 
 
 def _prepare(model, stimulus, dtype, solve_ready: bool = False):
@@ -174,11 +191,7 @@ def _prepare(model, stimulus, dtype, solve_ready: bool = False):
         return cast_floats(stim, dtype)
 
     model = _PREPARED.get(model, (dtype, solve_ready), prepared_model)
-    if isinstance(stimulus, (AbstractStimulus, np.ndarray, jax.Array)):
-        stimulus = _PREPARED.get(stimulus, dtype, prepared_stimulus)
-    else:  # numbers and text: cheap, and not weakly referenceable
-        stimulus = prepared_stimulus()
-    return dtype, model, stimulus
+    return dtype, model, _PREPARED.get(stimulus, dtype, prepared_stimulus)
 
 
 def _check_times(t0, t1, dt):
@@ -322,9 +335,9 @@ def simulate(
                                   save_every=save_every, max_spikes=max_spikes)
     if not isinstance(model, AbstractNeuron):
         raise TypeError(f"model must be a hhjax neuron model, got {type(model).__name__}")
-    repeat_key = _repeat_key(model, stimulus, t0, t1, dt, solver, adaptive, rtol, atol, dtype, y0, save_every,
-                             threshold, max_spikes, max_steps, progress, adjoint)
-    plan = _REPEATS.get(repeat_key, model, stimulus)
+    repeat = _repeat_key(model, stimulus, t0, t1, dt, solver, adaptive, rtol, atol, dtype, y0, save_every,
+                         threshold, max_spikes, max_steps, progress, adjoint)
+    plan = None if repeat is None else _REPEATS.lookup(*repeat)
     if plan is not None:  # the same call as before: only the compiled solve and the checks
         return plan.run()
     _check_times(t0, t1, dt)
@@ -343,7 +356,7 @@ def simulate(
         except NotImplementedError as e:
             raise ValueError(str(e)) from None
     # prepare_for_solve: e.g. HH's shared exponentials, planned on concrete slopes
-    given_model, given_stimulus = model, stimulus
+    given_model = model
     dtype, model, stimulus = _prepare(model, stimulus, dtype, solve_ready=True)
     eps = float(jnp.finfo(dtype).eps)
     if adaptive and rtol < 2 * eps:
@@ -406,8 +419,8 @@ def simulate(
         times = _StepTimes(t0=t0a, t1=t1a, ts=table, n=n_grid + n_split)
         plan = _GridPlan(args=(model, stimulus, inner, y0, times, thr, config, adjoint.checkpoints, t0a, t1a),
                          failure=(name, dt, max_steps, max_spikes, adaptive))
-        if repeat_key is not None:
-            _REPEATS.put(repeat_key, given_model, given_stimulus, plan)
+        if repeat is not None:
+            _REPEATS.store(*repeat, plan)
         return plan.run()
     else:
         step_ts = None if n_grid is None else fixed_step_grid(float(t0), float(t1), float(dt), grid_jumps, dtype)
@@ -435,7 +448,7 @@ def _finish(model, result, status, sol, config, failure):
 
 class _GridPlan:
     """Everything a fixed-grid `simulate` call passes to its compiled solve; `run()` solves
-    and checks. Kept by `_RepeatedCalls` so that the same call again skips the preparation."""
+    and checks. Kept in `_REPEATS` so that the same call again skips the preparation."""
 
     def __init__(self, args, failure):
         self.args, self.failure = args, failure
@@ -450,9 +463,9 @@ _PLAIN = (bool, int, float, str, type(None))
 
 
 def _repeat_key(model, stimulus, *options):
-    """A key for `_RepeatedCalls`, or None when the call is not a plain repeatable one:
-    options all Python scalars/strings (no initial state, no adjoint), model and stimulus
-    immutable modules without traced or NumPy leaves (or a number/text stimulus)."""
+    """(objects, tag) keying `_REPEATS`, or None when the call is not a plain repeatable
+    one: options all Python scalars/strings (no initial state, no adjoint), model and
+    stimulus cacheable modules (or a number/text stimulus, then part of the tag)."""
     (t0, t1, dt, solver, adaptive, rtol, atol, dtype, y0, save_every, threshold, max_spikes, max_steps,
      progress, adjoint) = options
     if y0 is not None or adjoint is not None or progress or save_every is not None:
@@ -462,45 +475,16 @@ def _repeat_key(model, stimulus, *options):
     plain = (t0, t1, dt, solver, adaptive, rtol, atol, dtype, threshold, max_spikes, max_steps)
     if not all(type(x) in _PLAIN for x in plain):
         return None
-    stim_key = ("value", stimulus) if type(stimulus) in _PLAIN else ("object", id(stimulus))
-    for obj in (model, stimulus) if stim_key[0] == "object" else (model,):
-        if not isinstance(obj, eqx.Module):
-            return None
-        if any(isinstance(x, (jax.core.Tracer, np.ndarray)) for x in jax.tree.leaves(obj)):
-            return None
-    return (id(model), stim_key, bool(jax.config.jax_enable_x64)) + tuple((type(x), x) for x in plain)
+    by_value = type(stimulus) in _PLAIN
+    objects = (model,) if by_value else (model, stimulus)
+    if not all(isinstance(obj, eqx.Module) and _cacheable(obj) for obj in objects):
+        return None
+    tag = (stimulus if by_value else None, bool(jax.config.jax_enable_x64)) + tuple((type(x), x) for x in plain)
+    return objects, tag
 
 
-class _RepeatedCalls:
-    """Plans of recent fixed-grid calls, keyed by `_repeat_key`; an entry is valid only
-    while its model (and stimulus) object is alive and the same (weak references)."""
-
-    def __init__(self, size: int = 32):
-        self.size = size
-        self.entries: dict = {}
-
-    def get(self, key, model, stimulus):
-        hit = None if key is None else self.entries.get(key)
-        if hit is None or hit[0]() is not model or (hit[1] is not None and hit[1]() is not stimulus):
-            return None
-        return hit[2]
-
-    def put(self, key, model, stimulus, plan):
-        entries = self.entries
-
-        def drop(_, key=key):
-            entries.pop(key, None)
-
-        try:
-            refs = (weakref.ref(model, drop), None if key[1][0] == "value" else weakref.ref(stimulus, drop))
-        except TypeError:
-            return
-        if len(entries) >= self.size:
-            entries.pop(next(iter(entries)))
-        entries[key] = (*refs, plan)
-
-
-_REPEATS = _RepeatedCalls()
+# Plans (`_GridPlan`) of recent fixed-grid calls: the same call again only solves and checks.
+_REPEATS = _IdentityCache(size=32)
 
 
 @eqx.filter_jit
@@ -730,17 +714,11 @@ def fixed_step_grid(t0: float, t1: float, dt: float, jumps, dtype) -> Array:
     return jnp.asarray(grid)
 
 
-def _collect(model, sol, buf: SpikeBuffer, t0, t1, thr, config) -> Simulation:
+def _collect(model, sol, buf: SpikeBuffer, t0, t1, thr) -> Simulation:
     y_final = jax.tree.map(lambda x: x[-1], sol.ys[0])
     ts = ys = V = None
-    if len(sol.ys) > 1:
+    if len(sol.ys) > 1:  # (a saved-every-step trace is trimmed outside jit, by `_finish`)
         ts, ys = sol.ts[1], sol.ys[1]
-        if config.save_step:
-            n = sol.stats["num_accepted_steps"]
-            if not _is_traced(n):
-                n = int(n)
-                ts = ts[:n]
-                ys = jax.tree.map(lambda x: x[:n], ys)
         V = model.voltage(ys)
     return Simulation(
         t0=t0, t1=t1, y_final=y_final, spike_times=buf.times, spike_counts=buf.count,
@@ -753,7 +731,7 @@ def _collect_with_status(model, stimulus, sol, buf: SpikeBuffer, t0, t1, thr, co
     """`_collect` and, in the same compiled call (one transfer to the host, not one per
     leaf), the status `_raise_on_failure` reads: [final state has NaN or V is not finite,
     largest spike count, stimulus at t0 not finite]."""
-    result = _collect(model, sol, buf, t0, t1, thr, config)
+    result = _collect(model, sol, buf, t0, t1, thr)
     bad_input = jnp.any(~jnp.isfinite(stimulus(t0)))
     floats = [x for x in jax.tree.leaves(result.y_final) if jnp.issubdtype(x.dtype, jnp.floating)]
     bad = jnp.any(~jnp.isfinite(model.voltage(result.y_final)))
