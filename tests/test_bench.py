@@ -183,6 +183,25 @@ def test_prepared_inputs_are_reused_only_for_the_same_unchanged_objects():
             hj.simulate(model, stim, t1=20.0, solver="euler", dt=0.5)
 
 
+def test_a_model_reused_across_jitted_callers_leaks_no_tracers():
+    """Preparing a model or a whole call while `jit` traces the caller must not cache the
+    traced result: the same model and stimulus objects in a second jitted function (and
+    then outside jit) still work and give the same spikes."""
+    model, stim = hj.HodgkinHuxley(), hj.Constant(jnp.asarray([0.0, 10.0]))
+
+    def counts(current):
+        return hj.simulate(model, stim if current is None else hj.Constant(current), t1=30.0,
+                           solver="euler", dt=0.01).spike_counts
+
+    first = jax.jit(lambda c: counts(c))(jnp.asarray([0.0, 10.0]))
+    second = jax.jit(lambda c: counts(c) + 0 * c.astype(jnp.int32))(jnp.asarray([0.0, 10.0]))
+    inside = jax.jit(lambda: counts(None))()  # the stimulus object itself, under a trace
+    outside = counts(None)
+    for got in (second, inside, outside):
+        assert np.array_equal(np.asarray(got), np.asarray(first))
+    assert int(first[0]) == 0 and int(first[1]) >= 1
+
+
 @pytest.mark.slow
 def test_fixed_grid_gradient_matches_finite_differences():
     def final_v(g):

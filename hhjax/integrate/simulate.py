@@ -146,7 +146,11 @@ class _IdentityCache:
         return hit[1]
 
     def store(self, objects: tuple, tag, value):
-        """Keep `value` (not when an object cannot be weakly referenced); returns it."""
+        """Keep `value` (not when an object cannot be weakly referenced, nor when `value`
+        holds tracers: computed while `jit` traced the caller, it must not outlive that
+        trace); returns it."""
+        if _is_traced(value):
+            return value
         key, entries = (tuple(map(id, objects)), tag), self.entries
 
         def drop(_):
@@ -446,12 +450,12 @@ def _finish(model, result, status, sol, config, failure):
     return result
 
 
-class _GridPlan:
+class _GridPlan(eqx.Module):
     """Everything a fixed-grid `simulate` call passes to its compiled solve; `run()` solves
     and checks. Kept in `_REPEATS` so that the same call again skips the preparation."""
 
-    def __init__(self, args, failure):
-        self.args, self.failure = args, failure
+    args: tuple
+    failure: tuple = eqx.field(static=True)
 
     def run(self) -> Simulation:
         result, status = _solve_on_grid_and_collect(*self.args)
