@@ -17,6 +17,20 @@ def _enable_x64():
     jax.config.update("jax_enable_x64", True)
 
 
+def _enable_compile_cache():
+    """Keep compiled programs on disk between runs (JAX's persistent compilation cache), so
+    that a repeated `hhjax` command skips XLA compilation: in `$HHJAX_COMPILE_CACHE`, by
+    default `~/.cache/hhjax/xla`; set it to an empty string to switch the cache off."""
+    import os
+
+    import jax
+
+    path = os.environ.get("HHJAX_COMPILE_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "hhjax", "xla"))
+    if path:
+        jax.config.update("jax_compilation_cache_dir", path)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+
+
 MODELS = ("hh", "hh-shifted", "lif", "tvlif2hh", "tvlif2hh-gates", "slif2hh")
 
 
@@ -372,7 +386,10 @@ def cmd_report(a) -> int:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="hhjax", description="Differentiable neuron dynamics in JAX.")
+    p = argparse.ArgumentParser(
+        prog="hhjax", description="Differentiable neuron dynamics in JAX.",
+        epilog="Compiled programs are kept in ~/.cache/hhjax/xla between runs (set HHJAX_COMPILE_CACHE to "
+               "another folder, or to an empty string to switch this off; `hhjax bench` never uses it).")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("simulate", help="simulate one model and write its spike times as JSON")
@@ -497,6 +514,8 @@ def main(argv=None) -> int:
         p.error("--starts and --steps must be >= 1")
     if a.command == "fit" and a.resume and not a.checkpoint:
         p.error("--resume needs --checkpoint DIR")
+    if argv is None and a.command != "bench":  # the `hhjax` command itself, not a call from Python
+        _enable_compile_cache()  # (the bench measures compile times: its own process stays cold)
     try:
         return a.func(a)
     except (ValueError, TypeError, FloatingPointError) as err:

@@ -316,6 +316,8 @@ def test_cli_bench_quick_runs(tmp_path):
     for name, peer in res["peers"].items():
         assert "skipped" in peer or peer["agree"], (name, peer)
     assert any(r["default"] and r["pareto"] for r in res["accuracy"])
+    # cold compile and the first call in a new process with a warm persistent cache, per case
+    assert all(r["compile_s"] > 0 and r["first_call_warm_cache_s"] > 0 for r in res["compile"])
 
 
 @pytest.mark.parametrize("name", ["brainpy", "jaxley", "brian2-cpp", "neuron"])

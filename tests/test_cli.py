@@ -123,3 +123,34 @@ def test_fit_slif2hh_to_an_hh_trace(tmp_path):
     assert len(target) >= 3 and res["threshold_mV"] == pytest.approx(-12.0, abs=8.0)
     assert len(res["spike_times_ms"][0]) == len(target)  # the fitted unit fires as often as HH
     assert 0 < res["params"]["unit.decay"] < 1
+
+
+@pytest.mark.slow
+def test_the_command_keeps_compiled_programs_between_runs(tmp_path):
+    """`hhjax simulate` run as a command: by default it fills a persistent compilation cache
+    under ~/.cache/hhjax, HHJAX_COMPILE_CACHE names another folder (a second run gives the
+    same spikes from it), and an empty HHJAX_COMPILE_CACHE writes none."""
+    import os
+    import subprocess
+    import sys
+
+    def run(out, home, cache=None):
+        cmd = [sys.executable, "-c", "import sys; from hhjax.cli import main; sys.exit(main())", "simulate",
+               "--model", "hh", "--stimulus", "const:10", "--t1", "50", "--solver", "rk4", "--dt", "0.025",
+               "--out", str(out)]
+        env = {k: v for k, v in os.environ.items() if k != "HHJAX_COMPILE_CACHE"}
+        env["HOME"] = str(home)
+        if cache is not None:
+            env["HHJAX_COMPILE_CACHE"] = cache
+        subprocess.run(cmd, check=True, env=env, capture_output=True)
+        return json.loads(out.read_text())["spike_times_ms"]
+
+    home = tmp_path / "home"
+    first = run(tmp_path / "a.json", home)
+    assert any("solve" in name for name in os.listdir(home / ".cache" / "hhjax" / "xla"))
+    cache = tmp_path / "elsewhere"
+    assert run(tmp_path / "b.json", tmp_path / "home2", str(cache)) == first and len(first[0]) >= 2
+    assert any("solve" in name for name in os.listdir(cache)) and not (tmp_path / "home2" / ".cache").exists()
+    assert run(tmp_path / "d.json", tmp_path / "home2", str(cache)) == first  # from the cache
+    assert run(tmp_path / "c.json", tmp_path / "home3", "") == first
+    assert not (tmp_path / "home3" / ".cache").exists()

@@ -9,8 +9,9 @@ from nbclient import NotebookClient
 NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 
-# The fitting (about 1.5 min) and network (about 2 min) notebooks run in CI's separate `slow` step.
-_SLOW = ("02_fitting.ipynb", "03_networks.ipynb")
+# All notebooks run in CI's separate `slow` step (equivalence ~30 s, fitting ~1.5 min, networks
+# ~2 min); the equivalence notebook's main job is `hhjax equivalence`, tested in the default suite.
+_SLOW = ("01_equivalence.ipynb", "02_fitting.ipynb", "03_networks.ipynb")
 PARAMS = [pytest.param(p, marks=pytest.mark.slow) if p.name in _SLOW else p for p in NOTEBOOKS]
 
 
