@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import weakref
-from typing import Any
+from typing import Any, NamedTuple
 
 import diffrax as dfx
 import equinox as eqx
@@ -422,7 +422,7 @@ def simulate(
         table = fixed_step_grid(float(t0), float(t1), float(dt), grid_jumps, dtype) if save_steps or n_split else None
         times = _StepTimes(t0=t0a, t1=t1a, ts=table, n=n_grid + n_split)
         plan = _GridPlan(args=(model, stimulus, inner, y0, times, thr, config, adjoint.checkpoints, t0a, t1a),
-                         failure=(name, dt, max_steps, max_spikes, adaptive))
+                         failure=_CallInfo(name, dt, max_steps, max_spikes, adaptive))
         if repeat is not None:
             _REPEATS.store(*repeat, plan)
         return plan.run()
@@ -431,18 +431,27 @@ def simulate(
         sol, buf = _solve(model, stimulus, inner, y0, t0a, t1a, dt_arr, thr, save_ts, jumps, step_ts, config,
                           adjoint, throw=traced)
         result, status = _collect_with_status(model, stimulus, sol, buf, t0a, t1a, thr, config)
-    return _finish(model, result, status, sol, config, (name, dt, max_steps, max_spikes, adaptive))
+    return _finish(model, result, status, sol, config, _CallInfo(name, dt, max_steps, max_spikes, adaptive))
 
 
-def _finish(model, result, status, sol, config, failure):
+class _CallInfo(NamedTuple):
+    """What `_finish` and `_raise_on_failure`'s messages need to know about the call."""
+
+    name: str
+    dt: Any
+    max_steps: int
+    max_spikes: int
+    adaptive: bool
+
+
+def _finish(model, result, status, sol, config, failure: _CallInfo):
     """Trim a saved-every-step trace, drop the spike times for `max_spikes = 0`, and raise
-    on a failed solve (when concrete). `failure`: (solver name, dt, max_steps, max_spikes,
-    adaptive) for the error messages."""
+    on a failed solve (when concrete)."""
     if config.save_step and not _is_traced(result.stats["num_accepted_steps"]):
         n = int(result.stats["num_accepted_steps"])  # drop the unused tail of the step buffer
         ys = jax.tree.map(lambda x: x[:n], result.ys)
         result = eqx.tree_at(lambda r: (r.ts, r.ys, r.V), result, (result.ts[:n], ys, model.voltage(ys)))
-    if failure[3] == 0:
+    if failure.max_spikes == 0:
         empty = jnp.full(result.spike_counts.shape + (0,), jnp.nan, result.spike_times.dtype)
         result = eqx.tree_at(lambda r: r.spike_times, result, empty)
     if not _is_traced(result):
@@ -455,7 +464,7 @@ class _GridPlan(eqx.Module):
     and checks. Kept in `_REPEATS` so that the same call again skips the preparation."""
 
     args: tuple
-    failure: tuple = eqx.field(static=True)
+    failure: _CallInfo = eqx.field(static=True)
 
     def run(self) -> Simulation:
         result, status = _solve_on_grid_and_collect(*self.args)
@@ -614,9 +623,9 @@ def _steps_until_spikes(solver, term, stimulus, times, y0, state0):
     buffer with one scatter. On the CPU a conditional costs more than a small
     population's step, and most steps of a small population record nothing; a large
     population, where some neuron fires on most steps, pays one scatter per such step.
-    (Tried, with no gain that this CPU's run-to-run noise let us show: a pending slot per
-    neuron recorded only when it fires again; crossing times formed after the loop exits;
-    blocks of steps with one scatter per block; compacted scatters — slower.)"""
+    (Tried at large N: a pending slot per neuron recorded only when it fires again, and
+    crossing times formed after the loop exits — no gain this CPU's run-to-run noise let
+    us show; blocks of steps with one scatter per block, and compacted scatters — slower.)"""
     n = times.n
     inner0, buf0 = state0
     V0 = solver.model.voltage(y0)

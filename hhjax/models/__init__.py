@@ -1,6 +1,6 @@
 """Neuron models: parameters as equinox Modules, state as pytrees, pure vector fields."""
 
-from .base import AbstractDiscreteNeuron, AbstractNeuron, input_current, tvlif_derivative
+from .base import AbstractDiscreteNeuron, AbstractNeuron, input_current, tvlif_derivative, tvlif_derivative_by_rate
 from .coupling import ThresholdCoupled
 from .hh import HHState, HodgkinHuxley, traub_miles
 from .lif import LIF, TVLIF, AbstractIntegrateAndFire, DiscreteLIF, DiscreteLIFState, LIFState
@@ -10,7 +10,7 @@ from .tvlif2hh import TVLIF2HH, TVLIF2HHState, TVLIFGateForm, tvlif2hh
 
 __all__ = [
     "AbstractNeuron", "AbstractDiscreteNeuron", "AbstractIntegrateAndFire", "input_current",
-    "tvlif_derivative", "ThresholdCoupled", "HHState", "HodgkinHuxley", "traub_miles", "LIF",
+    "tvlif_derivative", "tvlif_derivative_by_rate", "ThresholdCoupled", "HHState", "HodgkinHuxley", "traub_miles", "LIF",
     "TVLIF", "LIFState", "DiscreteLIF", "DiscreteLIFState", "AbstractRate", "ConstantRate", "Exponential", "Linoid", "Sigmoid", "gate_tvlif",
     "SLIF2HH", "SLIF2HHState", "TVLIF2HH", "TVLIF2HHState", "TVLIFGateForm", "tvlif2hh",
 ]

@@ -27,6 +27,13 @@ def tvlif_derivative(u, tau, rest, gain, current) -> Array:
     return (-(u - rest) + gain * current) / tau
 
 
+def tvlif_derivative_by_rate(u, inv_tau, rest, drive) -> Array:
+    """The same tv-LIF rule given 1/tau (1/ms) and the drive gain·current (units of u):
+    du/dt = (rest − u + drive)·inv_tau — for models that form the reciprocal or the drive
+    once and share them between several tv-LIFs (a multiply instead of a division each)."""
+    return (rest - u + drive) * inv_tau
+
+
 class AbstractNeuron(eqx.Module):
     """A continuous-time single-neuron model.
 

@@ -91,7 +91,8 @@ class TVLIF(AbstractIntegrateAndFire):
     `tau`, `rest` and `gain` are functions of time (ms) — any stimulus module (e.g.
     `Sine`, `Sampled`) or a number for a constant. Units as in `LIF`. When the parameters
     depend on other state rather than on time, assemble the model from
-    `hhjax.tvlif_derivative` instead (as `TVLIFGateForm` and `TVLIF2HH` do).
+    `hhjax.tvlif_derivative` / `tvlif_derivative_by_rate` instead (as `TVLIFGateForm` and
+    `TVLIF2HH` do).
     """
 
     tau: Callable = eqx.field(converter=as_stimulus)

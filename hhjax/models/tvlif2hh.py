@@ -21,7 +21,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from .base import AbstractNeuron, tvlif_derivative
+from .base import AbstractNeuron, tvlif_derivative, tvlif_derivative_by_rate
 from .hh import HHState, HodgkinHuxley
 
 
@@ -102,21 +102,21 @@ class TVLIF2HH(AbstractNeuron):
         return self.hh.conductances(HHState(V=self.voltage(y), m=y.m, h=y.h, n=y.n))
 
     def dynamics(self, t, y: TVLIF2HHState, current) -> TVLIF2HHState:
-        # The tv-LIF rule du/dt = (−(u − rest) + gain·I)/τ for each neuron, with the
-        # reciprocals 1/C and 1/g_s formed once (one division per step, not six).
+        # Each neuron is a tv-LIF; the reciprocals 1/C and 1/g_s are formed once (one
+        # division per step, not six).
         hh = self.hh
         V = self.voltage(y)
         g_na, g_k, g_l = self._conductances(y)
         g_s = g_na + g_k + g_l
-        drive = 1 / g_s  # the channel neurons' gain, kΩ·cm²
+        gain = 1 / g_s  # the channel neurons' gain, kΩ·cm²
         inv_c = 1 / hh.C
-        shared = drive * current  # gain·I, the same for the three channel neurons
-        du_na = (hh.E_Na - y.u_na + shared) * inv_c
-        du_k = (hh.E_K - y.u_k + shared) * inv_c
-        du_l = (hh.E_L - y.u_l + shared) * inv_c
+        drive = gain * current  # the same for the three channel neurons
+        du_na = tvlif_derivative_by_rate(y.u_na, inv_c, hh.E_Na, drive)
+        du_k = tvlif_derivative_by_rate(y.u_k, inv_c, hh.E_K, drive)
+        du_l = tvlif_derivative_by_rate(y.u_l, inv_c, hh.E_L, drive)
         df = g_na * du_na + g_k * du_k + g_l * du_l
-        rest4 = -y.f + (g_na * y.u_na + g_k * y.u_k + g_l * y.u_l) * drive
-        du4 = (rest4 - y.u4) * (g_s * inv_c)  # τ4 = C/g_s
+        rest4 = -y.f + (g_na * y.u_na + g_k * y.u_k + g_l * y.u_l) * gain
+        du4 = tvlif_derivative_by_rate(y.u4, g_s * inv_c, rest4, 0.0)  # τ4 = C/g_s
         return TVLIF2HHState(u_na=du_na, u_k=du_k, u_l=du_l, f=df, u4=du4, **_gate_derivatives(hh, V, y))
 
     def decay_rates(self, t, y: TVLIF2HHState, current) -> TVLIF2HHState:
