@@ -591,7 +591,8 @@ def _solve_on_grid(model, stimulus, inner, y0, times: _StepTimes, threshold, con
     `times` with a loop of our own: the same steps as `diffeqsolve` with `StepTo`, without
     its per-step controller, saving and event machinery (which at N = 1 cost more than the
     step itself, and most of the compile time). Spikes/final state only: a branch-free
-    forward loop, differentiated through equinox's checkpointed while loop — the one behind
+    forward loop (`_forward_steps`: spike by spike for small populations, in blocks for
+    large ones), differentiated through equinox's checkpointed while loop — the one behind
     diffrax's `RecursiveCheckpointAdjoint` — so gradient memory stays O(N·√steps) (see
     `_all_steps`); saving every step uses a scan."""
     term = model_term(model, inner)
@@ -617,32 +618,103 @@ def _solve_on_grid(model, stimulus, inner, y0, times: _StepTimes, threshold, con
     return _GridSolution(ts=ts, ys=ys, stats=stats, result=dfx.RESULTS.successful), buf
 
 
-def _steps_until_spikes(solver, term, stimulus, times, y0, state0):
-    """All steps, forward only, without a branch per step: an inner loop advances until
-    some neuron fired (or the grid ends), then that step's crossings go into the spike
-    buffer with one scatter. On the CPU a conditional costs more than a small
-    population's step, and most steps of a small population record nothing; a large
-    population, where some neuron fires on most steps, pays one scatter per such step.
-    (Tried at large N: a pending slot per neuron recorded only when it fires again, and
-    crossing times formed after the loop exits — no gain this CPU's run-to-run noise let
-    us show; blocks of steps with one scatter per block, and compacted scatters — slower.)"""
-    n = times.n
-    inner0, buf0 = state0
-    V0 = solver.model.voltage(y0)
-    none_fired = jnp.zeros(V0.shape, bool)
+# Populations from this size on step in blocks (`_steps_in_blocks`); smaller ones record
+# spike by spike (`_steps_until_spikes`), where a block's fixed cost (~8 µs per block at
+# N = 1 on a 2-core CPU) would outweigh the scatters it saves.
+_BLOCKED_FROM_NEURONS = 1_000
+# Longest block (steps); halved after a block in which a neuron crossed twice, doubled
+# back after a clean one.
+_MAX_BLOCK_STEPS = 128
+
+
+def _forward_steps(solver, term, stimulus, times, y0, state0):
+    """All steps, forward only: the final state and the spike buffer."""
+    size = jnp.size(solver.model.voltage(y0))
+    if size >= _BLOCKED_FROM_NEURONS:
+        return _steps_in_blocks(solver, term, stimulus, times, y0, state0)
+    return _steps_until_spikes(solver, term, stimulus, times, y0, state0)
+
+
+def _record_each_spike(solver, term, stimulus, times, start, end, y, inner, buf):
+    """Steps `start` to `end` (exclusive) without a branch per step: an inner loop advances
+    until some neuron fired (or `end`), then that step's crossings go into the spike
+    buffer with one scatter. (Zero steps cost almost nothing, so callers gate this loop
+    by its bounds instead of a conditional.)"""
+    V = solver.model.voltage(y)
+    none_fired = jnp.zeros(V.shape, bool)
 
     def step(carry):
         k, y, inner, _, _ = carry
         y, _, _, inner, _, fired, t_cross = solver.advance(term, *times.at(k), y, stimulus, inner, False)
-        return k + 1, y, inner, fired, t_cross.astype(V0.dtype)
+        return k + 1, y, inner, fired, t_cross.astype(V.dtype)
 
     def until_spike(carry):
         k, y, inner, buf = carry
         k, y, inner, fired, t_cross = jax.lax.while_loop(
-            lambda c: (c[0] < n) & ~jnp.any(c[3]), step, (k, y, inner, none_fired, jnp.zeros_like(V0)))
+            lambda c: (c[0] < end) & ~jnp.any(c[3]), step, (k, y, inner, none_fired, jnp.zeros_like(V)))
         return k, y, inner, buf.record(fired, t_cross)
 
-    _, y, _, buf = jax.lax.while_loop(lambda c: c[0] < n, until_spike, (jnp.asarray(0), y0, inner0, buf0))
+    _, y, inner, buf = jax.lax.while_loop(lambda c: c[0] < end, until_spike, (start, y, inner, buf))
+    return y, inner, buf
+
+
+def _steps_until_spikes(solver, term, stimulus, times, y0, state0):
+    """All steps, recording spike by spike (`_record_each_spike`): on the CPU a conditional
+    costs more than a small population's step, and most steps of a small population
+    record nothing."""
+    inner0, buf0 = state0
+    y, _, buf = _record_each_spike(solver, term, stimulus, times, jnp.asarray(0), jnp.asarray(times.n),
+                                   y0, inner0, buf0)
+    return y, buf
+
+
+def _steps_in_blocks(solver, term, stimulus, times, y0, state0):
+    """All steps in blocks of up to `_MAX_BLOCK_STEPS`, for large populations, where some
+    neuron fires on most steps and recording spike by spike costs a scatter over the whole
+    population (a serial loop on the CPU) nearly every step.
+
+    A block steps without touching the buffer, keeping each neuron's first crossing time
+    (NaN: none; −inf: it crossed a second time), then writes them with one scatter. A
+    block in which some neuron crossed twice is discarded and stepped again spike by spike
+    (`_record_each_spike`), and the block length halves (it doubles back, up to the
+    maximum, after each clean block), so a population that fires faster than the block
+    length still gets every crossing. Both passes are loops gated by their bounds, not
+    conditionals: on the CPU a conditional over the spike buffer copies it.
+    (Tried: recording per block through `lax.cond` — the copies made it slower than
+    recording every step.)"""
+    n = jnp.asarray(times.n)
+    inner0, buf0 = state0
+    V = solver.model.voltage(y0)
+    no_crossing = jnp.full_like(V, jnp.nan)
+
+    def fast_step(carry):
+        k, end, y, inner, first = carry
+        y, _, _, inner, _, fired, t_cross = solver.advance(term, *times.at(k), y, stimulus, inner, False)
+        again = jnp.full_like(first, -jnp.inf)
+        first = jnp.where(fired, jnp.where(jnp.isnan(first), t_cross.astype(first.dtype), again), first)
+        return k + 1, end, y, inner, first
+
+    def block(carry):
+        k, length, y, inner, buf, retry = carry
+        end = jnp.minimum(k + length, n)
+        _, _, y_fast, inner_fast, first = jax.lax.while_loop(
+            lambda c: c[0] < c[1], fast_step, (k, jnp.where(retry, k, end), y, inner, no_crossing))
+        twice = jnp.any(first == -jnp.inf)
+        buf = buf.record(~twice & ~jnp.isnan(first), first)  # writes nothing when retrying
+        y_slow, inner_slow, buf = _record_each_spike(
+            solver, term, stimulus, times, k, jnp.where(retry, end, k), y, inner, buf)
+
+        def pick(start, slow, fast):
+            return jnp.where(twice, start, jnp.where(retry, slow, fast))
+
+        y = jax.tree.map(pick, y, y_slow, y_fast)
+        inner = jax.tree.map(pick, inner, inner_slow, inner_fast)
+        length = jnp.where(twice, jnp.maximum(length // 2, 1),
+                           jnp.where(retry, length, jnp.minimum(2 * length, _MAX_BLOCK_STEPS)))
+        return jnp.where(twice, k, end), length, y, inner, buf, twice
+
+    init = (jnp.asarray(0), jnp.asarray(_MAX_BLOCK_STEPS), y0, inner0, buf0, jnp.asarray(False))
+    _, _, y, _, buf, _ = jax.lax.while_loop(lambda c: c[0] < n, block, init)
     return y, buf
 
 
@@ -672,7 +744,7 @@ def _all_steps(solver, stimulus, times, y0, state0, checkpoints):
 
     @jax.custom_jvp
     def run(dynamic):
-        return _steps_until_spikes(*unpack(dynamic))
+        return _forward_steps(*unpack(dynamic))
 
     @run.defjvp
     def run_jvp(primals, tangents):

@@ -36,7 +36,8 @@ class SpikeBuffer(eqx.Module):
     `count` (may exceed the buffer length: overflow).
 
     A record is elementwise work and one scatter (a serial loop over the population on
-    the CPU), so callers record only on steps where some neuron fired. A state that turns
+    the CPU), so callers record only on steps where some neuron fired, or once per block of
+    steps for a large population. A state that turns
     NaN/inf stays so (NaN is absorbing), so `simulate` checks the final state instead of
     every step.
     """
