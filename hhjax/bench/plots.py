@@ -98,6 +98,7 @@ def _gradient(ax, results):
     for label in sorted({r["adjoint"] for r in results["gradient"]}):
         sel = [r for r in results["gradient"] if r["adjoint"] == label]
         ax.plot([r["simulated_ms"] for r in sel], [r["grad_temp_MiB"] for r in sel], "-o", label=label)
-    ax.set(xscale="log", yscale="log", xlabel="simulated ms (RK4, dt 0.01)", ylabel="MiB",
+    solver = results["gradient"][0].get("solver", "rk4") if results["gradient"] else ""
+    ax.set(xscale="log", yscale="log", xlabel=f"simulated ms ({solver}, dt 0.01)", ylabel="MiB",
            title="gradient memory vs simulated time")
     ax.legend(fontsize=7)

@@ -198,6 +198,8 @@ class SpikeRecorder(dfx.AbstractAdaptiveSolver):
         thr = jnp.broadcast_to(self.threshold, shape).astype(dtype)
         lo = jnp.broadcast_to(lo, shape).astype(dtype)
         hi = jnp.broadcast_to(hi, shape).astype(dtype)
+        if type(interp) is dfx.LocalLinearInterpolation:
+            return self._locate_on_line(lo, hi, y0, y1, V0, V1, thr, fired)
         if shape == ():
             def evaluate(t):
                 return interp.evaluate(t)
@@ -230,6 +232,21 @@ class SpikeRecorder(dfx.AbstractAdaptiveSolver):
         t = jnp.where(slope != 0, root - value / safe, root)
         t = jnp.where(mask, t, hi)
         return t.reshape(shape), jax.tree.map(lambda x: x.reshape(shape), evaluate(t))
+
+    @staticmethod
+    def _locate_on_line(lo, hi, y0, y1, V0, V1, thr, fired):
+        """`_locate` for a linear interpolant (Euler's, Heun's; every reset model's): the
+        crossing in closed form, s = (θ − V0)/(V1 − V0), whose derivative is the one the
+        Newton step gives — no root search (on a large population, where some neuron
+        fires on every step, that search ran every step)."""
+        denom = jnp.where(fired, V1 - V0, jnp.ones_like(V0))  # finite gradients for the others
+        frac = jnp.where(fired, jnp.clip((thr - V0) / denom, 0.0, 1.0), jnp.ones_like(V0))
+
+        def at(a, b):
+            f = frac.reshape(frac.shape + (1,) * (jnp.ndim(a) - frac.ndim))
+            return a + f * (b - a)
+
+        return lo + frac * (hi - lo), jax.tree.map(at, y0, y1)
 
     def _crossing_times(self, interp, lo, hi, y0, y1, fired):
         """Crossing times on [lo, hi] (the interpolant's time). The linear estimate is
