@@ -629,23 +629,55 @@ _MAX_BLOCK_STEPS = 128
 
 def _forward_steps(solver, term, stimulus, times, y0, state0):
     """All steps, forward only: the final state and the spike buffer."""
-    size = jnp.size(solver.model.voltage(y0))
-    if size >= _BLOCKED_FROM_NEURONS:
-        return _steps_in_blocks(solver, term, stimulus, times, y0, state0)
-    return _steps_until_spikes(solver, term, stimulus, times, y0, state0)
+    advance = _packed_advance(solver, stimulus, times)
+    if jnp.size(solver.model.voltage(y0)) >= _BLOCKED_FROM_NEURONS:
+        return _steps_in_blocks(advance, times.n, y0, state0)
+    return _steps_until_spikes(advance, times.n, y0, state0)
 
 
-def _record_each_spike(solver, term, stimulus, times, start, end, y, inner, buf):
+def _packed_advance(solver, stimulus, times):
+    """`advance(k, y, inner) -> (y, inner, fired, t_cross)`: step k of `times` with the
+    `SpikeRecorder` `solver`. The floating-point scalars of the solver (the model's
+    parameters), stimulus and grid enter the loop packed into one vector per dtype and are
+    unpacked inside the step behind an optimisation barrier: XLA's CPU loop then carries the
+    vector and 9 derived scalars for HH instead of 26 separate scalars (11 without the
+    barrier, which lets it hoist the slices back out), and each operand of a loop costs
+    time on every step. A/B in one process: N = 100 13–14 % faster (two runs), N = 10 24 %;
+    at N = 1 the runs disagreed (+14 %, −6 %); N ≥ 10,000 unchanged."""
+    leaves, treedef = jax.tree.flatten((solver, stimulus, times))
+    scalar = [isinstance(x, jax.Array) and x.ndim == 0 and jnp.issubdtype(x.dtype, jnp.floating) for x in leaves]
+    dtypes = sorted({str(x.dtype) for x, sc in zip(leaves, scalar) if sc})
+    packed = {d: jnp.stack([x for x, sc in zip(leaves, scalar) if sc and str(x.dtype) == d]) for d in dtypes}
+
+    def advance(k, y, inner):
+        vectors = jax.lax.optimization_barrier(packed)
+        position = dict.fromkeys(dtypes, 0)
+        rebuilt = []
+        for x, sc in zip(leaves, scalar):
+            if sc:
+                d = str(x.dtype)
+                x = vectors[d][position[d]]
+                position[d] += 1
+            rebuilt.append(x)
+        solver_, stimulus_, times_ = jax.tree.unflatten(treedef, rebuilt)
+        term = model_term(solver_.model, solver_.solver)
+        y, _, _, inner, _, fired, t_cross = solver_.advance(term, *times_.at(k), y, stimulus_, inner, False)
+        return y, inner, fired, t_cross
+
+    return advance
+
+
+def _record_each_spike(advance, start, end, y, inner, buf):
     """Steps `start` to `end` (exclusive) without a branch per step: an inner loop advances
     until some neuron fired (or `end`), then that step's crossings go into the spike
     buffer with one scatter. (Zero steps cost almost nothing, so callers gate this loop
     by its bounds instead of a conditional.)"""
-    V = solver.model.voltage(y)
+    V = jnp.zeros(buf.count.shape, buf.times.dtype)  # the population's shape and dtype
     none_fired = jnp.zeros(V.shape, bool)
 
     def step(carry):
         k, y, inner, _, _ = carry
-        y, _, _, inner, _, fired, t_cross = solver.advance(term, *times.at(k), y, stimulus, inner, False)
+        y, inner, fired, t_cross = advance(k, y, inner)
         return k + 1, y, inner, fired, t_cross.astype(V.dtype)
 
     def until_spike(carry):
@@ -658,17 +690,16 @@ def _record_each_spike(solver, term, stimulus, times, start, end, y, inner, buf)
     return y, inner, buf
 
 
-def _steps_until_spikes(solver, term, stimulus, times, y0, state0):
-    """All steps, recording spike by spike (`_record_each_spike`): on the CPU a conditional
-    costs more than a small population's step, and most steps of a small population
-    record nothing."""
+def _steps_until_spikes(advance, n: int, y0, state0):
+    """All `n` steps, recording spike by spike (`_record_each_spike`): on the CPU a
+    conditional costs more than a small population's step, and most steps of a small
+    population record nothing."""
     inner0, buf0 = state0
-    y, _, buf = _record_each_spike(solver, term, stimulus, times, jnp.asarray(0), jnp.asarray(times.n),
-                                   y0, inner0, buf0)
+    y, _, buf = _record_each_spike(advance, jnp.asarray(0), jnp.asarray(n), y0, inner0, buf0)
     return y, buf
 
 
-def _steps_in_blocks(solver, term, stimulus, times, y0, state0):
+def _steps_in_blocks(advance, n: int, y0, state0):
     """All steps in blocks of up to `_MAX_BLOCK_STEPS`, for large populations, where some
     neuron fires on most steps and recording spike by spike costs a scatter over the whole
     population (a serial loop on the CPU) nearly every step.
@@ -682,14 +713,13 @@ def _steps_in_blocks(solver, term, stimulus, times, y0, state0):
     conditionals: on the CPU a conditional over the spike buffer copies it.
     (Tried: recording per block through `lax.cond` — the copies made it slower than
     recording every step.)"""
-    n = jnp.asarray(times.n)
+    n = jnp.asarray(n)
     inner0, buf0 = state0
-    V = solver.model.voltage(y0)
-    no_crossing = jnp.full_like(V, jnp.nan)
+    no_crossing = jnp.full(buf0.count.shape, jnp.nan, buf0.times.dtype)
 
     def fast_step(carry):
         k, end, y, inner, first = carry
-        y, _, _, inner, _, fired, t_cross = solver.advance(term, *times.at(k), y, stimulus, inner, False)
+        y, inner, fired, t_cross = advance(k, y, inner)
         again = jnp.full_like(first, -jnp.inf)
         first = jnp.where(fired, jnp.where(jnp.isnan(first), t_cross.astype(first.dtype), again), first)
         return k + 1, end, y, inner, first
@@ -701,8 +731,7 @@ def _steps_in_blocks(solver, term, stimulus, times, y0, state0):
             lambda c: c[0] < c[1], fast_step, (k, jnp.where(retry, k, end), y, inner, no_crossing))
         twice = jnp.any(first == -jnp.inf)
         buf = buf.record(~twice & ~jnp.isnan(first), first)  # writes nothing when retrying
-        y_slow, inner_slow, buf = _record_each_spike(
-            solver, term, stimulus, times, k, jnp.where(retry, end, k), y, inner, buf)
+        y_slow, inner_slow, buf = _record_each_spike(advance, k, jnp.where(retry, end, k), y, inner, buf)
 
         def pick(start, slow, fast):
             return jnp.where(twice, start, jnp.where(retry, slow, fast))
