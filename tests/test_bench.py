@@ -143,7 +143,7 @@ def test_fixed_grid_driver_equals_diffeqsolve(model, stim, solver, dt, forward_l
     """Spikes only uses hhjax's own loop over the diffrax solver's steps (either forward
     loop); `progress=True` goes through `diffrax.diffeqsolve`. Same steps, same answer.
     (In blocks, the fast-firing LIF crosses twice within most blocks: every such block is
-    redone spike by spike.)"""
+    redone at half the length.)"""
     grid = hj.simulate(model, stim, t1=60.0, solver=solver, dt=dt)
     via_diffrax = hj.simulate(model, stim, t1=60.0, solver=solver, dt=dt, progress=True)
     np.testing.assert_array_equal(grid.spike_counts, via_diffrax.spike_counts)

@@ -622,9 +622,10 @@ def _solve_on_grid(model, stimulus, inner, y0, times: _StepTimes, threshold, con
 # spike by spike (`_steps_until_spikes`), where a block's fixed cost (~8 µs per block at
 # N = 1 on a 2-core CPU) would outweigh the scatters it saves.
 _BLOCKED_FROM_NEURONS = 1_000
-# Longest block (steps); halved after a block in which a neuron crossed twice, doubled
-# back after a clean one.
+# Longest block (steps). A block in which some neuron crossed twice is redone at half the
+# length; after this many clean blocks in a row the length doubles again.
 _MAX_BLOCK_STEPS = 128
+_CLEAN_BLOCKS_BEFORE_GROWING = 8
 
 
 def _forward_steps(solver, term, stimulus, times, y0, state0):
@@ -667,12 +668,13 @@ def _packed_advance(solver, stimulus, times):
     return advance
 
 
-def _record_each_spike(advance, start, end, y, inner, buf):
-    """Steps `start` to `end` (exclusive) without a branch per step: an inner loop advances
-    until some neuron fired (or `end`), then that step's crossings go into the spike
-    buffer with one scatter. (Zero steps cost almost nothing, so callers gate this loop
-    by its bounds instead of a conditional.)"""
-    V = jnp.zeros(buf.count.shape, buf.times.dtype)  # the population's shape and dtype
+def _steps_until_spikes(advance, n: int, y0, state0):
+    """All `n` steps without a branch per step, for small populations: an inner loop
+    advances until some neuron fired (or the grid ends), then that step's crossings go into
+    the spike buffer with one scatter. On the CPU a conditional costs more than a small
+    population's step, and most steps of a small population record nothing."""
+    inner0, buf0 = state0
+    V = jnp.zeros(buf0.count.shape, buf0.times.dtype)  # the population's shape and dtype
     none_fired = jnp.zeros(V.shape, bool)
 
     def step(carry):
@@ -683,41 +685,30 @@ def _record_each_spike(advance, start, end, y, inner, buf):
     def until_spike(carry):
         k, y, inner, buf = carry
         k, y, inner, fired, t_cross = jax.lax.while_loop(
-            lambda c: (c[0] < end) & ~jnp.any(c[3]), step, (k, y, inner, none_fired, jnp.zeros_like(V)))
+            lambda c: (c[0] < n) & ~jnp.any(c[3]), step, (k, y, inner, none_fired, jnp.zeros_like(V)))
         return k, y, inner, buf.record(fired, t_cross)
 
-    _, y, inner, buf = jax.lax.while_loop(lambda c: c[0] < end, until_spike, (start, y, inner, buf))
-    return y, inner, buf
-
-
-def _steps_until_spikes(advance, n: int, y0, state0):
-    """All `n` steps, recording spike by spike (`_record_each_spike`): on the CPU a
-    conditional costs more than a small population's step, and most steps of a small
-    population record nothing."""
-    inner0, buf0 = state0
-    y, _, buf = _record_each_spike(advance, jnp.asarray(0), jnp.asarray(n), y0, inner0, buf0)
+    _, y, _, buf = jax.lax.while_loop(lambda c: c[0] < n, until_spike, (jnp.asarray(0), y0, inner0, buf0))
     return y, buf
 
 
 def _steps_in_blocks(advance, n: int, y0, state0):
-    """All steps in blocks of up to `_MAX_BLOCK_STEPS`, for large populations, where some
-    neuron fires on most steps and recording spike by spike costs a scatter over the whole
-    population (a serial loop on the CPU) nearly every step.
+    """All `n` steps in blocks of up to `_MAX_BLOCK_STEPS`, for large populations, where
+    some neuron fires on most steps and recording spike by spike would cost a scatter over
+    the whole population (a serial loop on the CPU) nearly every step.
 
     A block steps without touching the buffer, keeping each neuron's first crossing time
-    (NaN: none; −inf: it crossed a second time), then writes them with one scatter. A
-    block in which some neuron crossed twice is discarded and stepped again spike by spike
-    (`_record_each_spike`), and the block length halves (it doubles back, up to the
-    maximum, after each clean block), so a population that fires faster than the block
-    length still gets every crossing. Both passes are loops gated by their bounds, not
-    conditionals: on the CPU a conditional over the spike buffer copies it.
-    (Tried: recording per block through `lax.cond` — the copies made it slower than
-    recording every step.)"""
+    (NaN: none; −inf: it crossed a second time), then writes them with one scatter. A block
+    in which some neuron crossed twice is discarded and redone at half the length (one step
+    never holds two crossings of one neuron, so this ends); after
+    `_CLEAN_BLOCKS_BEFORE_GROWING` clean blocks the length doubles, up to the maximum. No
+    conditional touches the buffer: on the CPU a `lax.cond` over it copied it (tried:
+    recording per block through `cond` was slower than recording every step)."""
     n = jnp.asarray(n)
     inner0, buf0 = state0
     no_crossing = jnp.full(buf0.count.shape, jnp.nan, buf0.times.dtype)
 
-    def fast_step(carry):
+    def step(carry):
         k, end, y, inner, first = carry
         y, inner, fired, t_cross = advance(k, y, inner)
         again = jnp.full_like(first, -jnp.inf)
@@ -725,25 +716,22 @@ def _steps_in_blocks(advance, n: int, y0, state0):
         return k + 1, end, y, inner, first
 
     def block(carry):
-        k, length, y, inner, buf, retry = carry
+        k, length, clean, y, inner, buf = carry
         end = jnp.minimum(k + length, n)
-        _, _, y_fast, inner_fast, first = jax.lax.while_loop(
-            lambda c: c[0] < c[1], fast_step, (k, jnp.where(retry, k, end), y, inner, no_crossing))
+        _, _, y_end, inner_end, first = jax.lax.while_loop(
+            lambda c: c[0] < c[1], step, (k, end, y, inner, no_crossing))
         twice = jnp.any(first == -jnp.inf)
-        buf = buf.record(~twice & ~jnp.isnan(first), first)  # writes nothing when retrying
-        y_slow, inner_slow, buf = _record_each_spike(advance, k, jnp.where(retry, end, k), y, inner, buf)
-
-        def pick(start, slow, fast):
-            return jnp.where(twice, start, jnp.where(retry, slow, fast))
-
-        y = jax.tree.map(pick, y, y_slow, y_fast)
-        inner = jax.tree.map(pick, inner, inner_slow, inner_fast)
+        buf = buf.record(~twice & ~jnp.isnan(first), first)  # writes nothing for a discarded block
+        y = jax.tree.map(lambda a, b: jnp.where(twice, a, b), y, y_end)
+        inner = jax.tree.map(lambda a, b: jnp.where(twice, a, b), inner, inner_end)
+        grow = ~twice & (clean + 1 >= _CLEAN_BLOCKS_BEFORE_GROWING)
         length = jnp.where(twice, jnp.maximum(length // 2, 1),
-                           jnp.where(retry, length, jnp.minimum(2 * length, _MAX_BLOCK_STEPS)))
-        return jnp.where(twice, k, end), length, y, inner, buf, twice
+                           jnp.where(grow, jnp.minimum(2 * length, _MAX_BLOCK_STEPS), length))
+        clean = jnp.where(twice | grow, 0, clean + 1)
+        return jnp.where(twice, k, end), length, clean, y, inner, buf
 
-    init = (jnp.asarray(0), jnp.asarray(_MAX_BLOCK_STEPS), y0, inner0, buf0, jnp.asarray(False))
-    _, _, y, _, buf, _ = jax.lax.while_loop(lambda c: c[0] < n, block, init)
+    init = (jnp.asarray(0), jnp.asarray(_MAX_BLOCK_STEPS), jnp.asarray(0), y0, inner0, buf0)
+    _, _, _, y, _, buf = jax.lax.while_loop(lambda c: c[0] < n, block, init)
     return y, buf
 
 
