@@ -69,7 +69,8 @@ class Settings:
                             ("tsit5", (("rtol", 1e-6), ("atol", 1e-8))), ("tsit5", (("rtol", 1e-10), ("atol", 1e-10))),
                             ("dopri5", (("rtol", 1e-8), ("atol", 1e-8))), ("dopri8", (("rtol", 1e-10), ("atol", 1e-10))),
                             ("kvaerno5", (("rtol", 1e-8), ("atol", 1e-8)))),
-            gradient_n=256, gradient_steps=(1_000, 4_000, 20_000), gradient_solver="rk4", peer_ns=(1, 100, 10_000, 100_000), peer_steps=10_000,
+            gradient_n=256, gradient_steps=(1_000, 4_000, 20_000), gradient_solver="rk4",
+            peer_ns=(1, 100, 10_000, 100_000), peer_steps=10_000,
         )
 
     @classmethod
