@@ -651,15 +651,8 @@ def _packed_advance(solver, stimulus, times):
     packed = {d: jnp.stack([x for x, sc in zip(leaves, scalar) if sc and str(x.dtype) == d]) for d in dtypes}
 
     def advance(k, y, inner):
-        vectors = jax.lax.optimization_barrier(packed)
-        position = dict.fromkeys(dtypes, 0)
-        rebuilt = []
-        for x, sc in zip(leaves, scalar):
-            if sc:
-                d = str(x.dtype)
-                x = vectors[d][position[d]]
-                position[d] += 1
-            rebuilt.append(x)
+        unpacked = {d: iter(v) for d, v in jax.lax.optimization_barrier(packed).items()}
+        rebuilt = [next(unpacked[str(x.dtype)]) if sc else x for x, sc in zip(leaves, scalar)]
         solver_, stimulus_, times_ = jax.tree.unflatten(treedef, rebuilt)
         term = model_term(solver_.model, solver_.solver)
         y, _, _, inner, _, fired, t_cross = solver_.advance(term, *times_.at(k), y, stimulus_, inner, False)

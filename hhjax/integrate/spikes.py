@@ -66,6 +66,13 @@ class SpikeBuffer(eqx.Module):
         return SpikeBuffer(flat.reshape(self.times.shape), self.count + fired.astype(self.count.dtype))
 
 
+def _fraction_to_threshold(V0, V1, thr, fired):
+    """Where along the straight line from V0 to V1 the voltage reaches `thr`, in [0, 1],
+    for the neurons that `fired` (1 for the others, with finite gradients)."""
+    denom = jnp.where(fired, V1 - V0, jnp.ones_like(V0))
+    return jnp.where(fired, jnp.clip((thr - V0) / denom, 0.0, 1.0), jnp.ones_like(V0))
+
+
 def bracketed_root(fn, lo, hi, f_lo, f_hi, max_iterations: int = _ROOT_ITERATIONS):
     """Elementwise root of `fn` in [lo, hi] given f_lo < 0 ≤ f_hi (Illinois-modified
     regula falsi: superlinear, and the iterate never leaves the bracket). Stops when every
@@ -236,11 +243,10 @@ class SpikeRecorder(dfx.AbstractAdaptiveSolver):
     @staticmethod
     def _locate_on_line(lo, hi, y0, y1, V0, V1, thr, fired):
         """`_locate` for a linear interpolant (Euler's, Heun's; every reset model's): the
-        crossing in closed form, s = (θ − V0)/(V1 − V0), whose derivative is the one the
+        crossing in closed form (`_fraction_to_threshold`), whose derivative is the one the
         Newton step gives — no root search (on a large population, where some neuron
         fires on every step, that search ran every step)."""
-        denom = jnp.where(fired, V1 - V0, jnp.ones_like(V0))  # finite gradients for the others
-        frac = jnp.where(fired, jnp.clip((thr - V0) / denom, 0.0, 1.0), jnp.ones_like(V0))
+        frac = _fraction_to_threshold(V0, V1, thr, fired)
 
         def at(a, b):
             f = frac.reshape(frac.shape + (1,) * (jnp.ndim(a) - frac.ndim))
@@ -253,11 +259,8 @@ class SpikeRecorder(dfx.AbstractAdaptiveSolver):
         exact for a linear interpolant (Euler); otherwise it is refined on the solver's
         dense output, only on steps where some neuron fired."""
         V0, V1 = self.model.voltage(y0), self.model.voltage(y1)
-        thr = self.threshold
-        denom = jnp.where(fired, V1 - V0, jnp.ones_like(V0))  # finite gradients for the others
-        t_lin = lo + (hi - lo) * jnp.clip((thr - V0) / denom, 0.0, 1.0)
         if self.solver.interpolation_cls is dfx.LocalLinearInterpolation:
-            return t_lin  # only the fired neurons' values are recorded
+            return lo + (hi - lo) * _fraction_to_threshold(V0, V1, self.threshold, fired)
         return jax.lax.cond(
             jnp.any(fired),
             lambda: self._locate(interp, lo, hi, y0, y1, fired)[0],
