@@ -178,6 +178,24 @@ def test_a_large_population_in_blocks_records_every_spike(dtype):
         np.testing.assert_allclose(blocked.spike_times, other_times, rtol=0, atol=f32_tol if dtype == "float32" else 1e-11)
 
 
+@pytest.mark.parametrize("model, top_current", [(hj.SLIF2HH(), 40.0), (hj.SLIF2HH.pytorch(w1=0.5, w2=0.3, w3=0.9), 40.0),
+                                                (hj.SLIF2HH.matlab(0.1, reset=-5.0), 400.0)],
+                         ids=["joint", "per_neuron", "joint_dt0.1"])
+def test_a_large_discrete_population_records_in_blocks_every_spike(model, top_current):
+    """1,200 s-LIF2HH units record once per 32-step block (bit-packed spikes, one scatter
+    per spike of the busiest unit): the same spike times as the population cut into pieces
+    small enough to record every step — over two blocks and a partial one, with units
+    firing on most steps (many passes per block) and units that never fire."""
+    stim = hj.Constant(jnp.linspace(0.0, top_current, 1200))
+    kw = dict(t1=75 * model.dt, dtype="float64", max_spikes=80)
+    blocked = hj.simulate(model, stim, **kw)
+    pieces = [hj.simulate(model, hj.Constant(stim.current[i:i + 400]), **kw) for i in (0, 400, 800)]
+    counts = np.asarray(blocked.spike_counts)
+    assert (counts == 0).sum() > 0 and counts.max() >= 12
+    np.testing.assert_array_equal(counts, np.concatenate([p.spike_counts for p in pieces]))
+    np.testing.assert_array_equal(np.asarray(blocked.spike_times), np.concatenate([p.spike_times for p in pieces]))
+
+
 def test_gradient_through_jit_matches_the_exact_spike_time_derivative():
     """`simulate` runs a branch-free forward loop when evaluated and differentiates the
     checkpointed loop; grad of a jitted call (where `simulate` only sees jit tracers) must

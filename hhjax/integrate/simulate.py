@@ -220,7 +220,7 @@ def _structure_key(*trees):
     leaves, treedef = jax.tree.flatten(trees)
 
     def describe(x):
-        if isinstance(x, (np.ndarray, jax.Array, np.generic)):
+        if isinstance(x, (np.ndarray, jax.Array, np.generic, jax.ShapeDtypeStruct)):
             return (x.shape, x.dtype)
         if isinstance(x, (bool, int, float, complex)):
             return ((), type(x))
@@ -232,53 +232,83 @@ def _structure_key(*trees):
 _SHAPE_CACHE: dict = {}
 
 
-def _population_shapes(model, y0, stimulus, t0):
-    """Broadcast every state leaf to the population's shape: the common broadcast shape of
-    the state, the parameters' effect on the vector field and the stimulus. A clear error
-    when they disagree. (Every state leaf carries the population's shape.) The shape depends
-    only on the pytrees' structure, shapes and dtypes, so it is worked out once per those."""
+def _shape_of(x) -> tuple:
+    """The shape of an array, a number or a `jax.ShapeDtypeStruct`."""
+    return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+
+
+def _population_shape(model, y0, stimulus, t0) -> tuple:
+    """The population's shape: the common broadcast shape of the state `y0` (arrays or
+    `jax.ShapeDtypeStruct`s), the parameters' effect on the vector field and the stimulus;
+    every state leaf is broadcast to it (inside the compiled solve, see `_InitialState`). A
+    clear error when they disagree. It depends only on the pytrees' structure, shapes and
+    dtypes, so it is worked out once per those (no array is computed: `jax.eval_shape`)."""
     if _is_traced((model, y0, stimulus, t0)):
-        return _population_shapes_uncached(model, y0, stimulus, t0)
+        return _population_shape_uncached(model, y0, stimulus, t0)
     try:
         key = _structure_key(model, y0, stimulus, t0)
         hash(key)
     except TypeError:
-        return _population_shapes_uncached(model, y0, stimulus, t0)
+        return _population_shape_uncached(model, y0, stimulus, t0)
     shape = _SHAPE_CACHE.get(key)
     if shape is None:
-        y0 = _population_shapes_uncached(model, y0, stimulus, t0)
+        shape = _population_shape_uncached(model, y0, stimulus, t0)
         if len(_SHAPE_CACHE) > 256:
             _SHAPE_CACHE.clear()
-        _SHAPE_CACHE[key] = jnp.shape(jax.tree.leaves(y0)[0]) if jax.tree.leaves(y0) else ()
-        return y0
-    if all(jnp.shape(y) == shape for y in jax.tree.leaves(y0)):
-        return y0
-    return _broadcast_state(y0, shape)
+        _SHAPE_CACHE[key] = shape
+    return shape
 
 
-@functools.partial(jax.jit, static_argnums=1)
-def _broadcast_state(y0, shape):
-    """Every leaf broadcast to `shape`, in one compiled call (not one dispatch per leaf)."""
-    return jax.tree.map(lambda y: jnp.broadcast_to(y, shape), y0)
+def _initial_state_like(model):
+    """`model.initial_state()` as `jax.ShapeDtypeStruct`s, worked out once per model
+    structure (shapes, dtypes)."""
+    try:
+        key = ("initial state", _structure_key(model))
+        hash(key)
+    except TypeError:
+        return jax.eval_shape(model.initial_state)
+    like = _SHAPE_CACHE.get(key)
+    if like is None:
+        like = _SHAPE_CACHE[key] = jax.eval_shape(model.initial_state)
+    return like
 
 
-def _population_shapes_uncached(model, y0, stimulus, t0):
+def _broadcast_leaves(tree, shape):
+    return jax.tree.map(lambda y: jnp.broadcast_to(y, shape), tree)
+
+
+def _population_shape_uncached(model, y0, stimulus, t0) -> tuple:
     def describe():
-        return {"state": [jnp.shape(x) for x in jax.tree.leaves(y0)],
+        return {"state": [_shape_of(x) for x in jax.tree.leaves(y0)],
                 "stimulus": jax.eval_shape(stimulus, t0).shape}
+
+    def broadcast_field(model, t0, y0, stimulus, shape):
+        return _vector_field(model, t0, _broadcast_leaves(y0, shape), stimulus)
 
     try:
         out = jax.eval_shape(_vector_field, model, t0, y0, stimulus)
         shape = jnp.broadcast_shapes(*(o.shape for o in jax.tree.leaves(out)),
-                                     *(jnp.shape(x) for x in jax.tree.leaves(y0)))
-        y0 = jax.tree.map(lambda y: jnp.broadcast_to(y, shape), y0)
-        out = jax.eval_shape(_vector_field, model, t0, y0, stimulus)
+                                     *(_shape_of(x) for x in jax.tree.leaves(y0)))
+        out = jax.eval_shape(functools.partial(broadcast_field, shape=shape), model, t0, y0, stimulus)
     except (ValueError, TypeError) as e:
         raise ValueError(f"mismatched population shapes ({describe()}): {e}") from None
     for o in jax.tree.leaves(out):
         if o.shape != shape and jnp.broadcast_shapes(o.shape, shape) != shape:
             raise ValueError(f"mismatched population shapes: vector field gives {o.shape}, state {shape}")
-    return y0
+    return tuple(shape)
+
+
+class _InitialState(eqx.Module):
+    """The initial state as the compiled solve builds it: `given` (None: the model's
+    `initial_state()`) broadcast to the population's `shape`. Built inside the solve, the
+    default state and the broadcast cost no compiled calls of their own."""
+
+    given: PyTree | None
+    shape: tuple = eqx.field(static=True)
+
+    def of(self, model) -> PyTree:
+        y0 = model.initial_state() if self.given is None else self.given
+        return _broadcast_leaves(y0, self.shape)
 
 
 def simulate(
@@ -360,7 +390,6 @@ def simulate(
         except NotImplementedError as e:
             raise ValueError(str(e)) from None
     # prepare_for_solve: e.g. HH's shared exponentials, planned on concrete slopes
-    given_model = model
     dtype, model, stimulus = _prepare(model, stimulus, dtype, solve_ready=True)
     eps = float(jnp.finfo(dtype).eps)
     if adaptive and rtol < 2 * eps:
@@ -373,13 +402,12 @@ def simulate(
             I0 = np.asarray(stimulus(jnp.asarray(t0, dtype)))
         if not np.all(np.isfinite(I0)):
             raise ValueError("stimulus returns NaN or inf")
-    if y0 is None:  # from the (checked, cast) parameters: finite and of `dtype` already
-        y0 = _PREPARED.get(given_model, (dtype, "initial state"), lambda: _default_initial_state(model))
-    else:
+    if y0 is not None:  # (the default comes from the checked, cast parameters)
         _float_leaves_finite(y0, "initial state y0", allow_inf=True)  # LIF: t_free = -inf
         y0 = cast_floats(jax.tree.map(jnp.asarray, y0), dtype)
     t0a, t1a = _scalar(t0, dtype), _scalar(t1, dtype)
-    y0 = _population_shapes(model, y0, stimulus, t0a)
+    y0_like = _initial_state_like(model) if y0 is None else y0
+    y0 = _InitialState(y0, _population_shape(model, y0_like, stimulus, t0a))
     thr = model.default_threshold() if threshold is None else threshold
     thr = _scalar(thr, dtype)
 
@@ -428,10 +456,9 @@ def simulate(
         return plan.run()
     else:
         step_ts = None if n_grid is None else fixed_step_grid(float(t0), float(t1), float(dt), grid_jumps, dtype)
-        sol, buf = _solve(model, stimulus, inner, y0, t0a, t1a, dt_arr, thr, save_ts, jumps, step_ts, config,
-                          adjoint, throw=traced)
-        result, status = _collect_with_status(model, stimulus, sol, buf, t0a, t1a, thr, config)
-    return _finish(model, result, status, sol, config, _CallInfo(name, dt, max_steps, max_spikes, adaptive))
+        result, status, code = _solve_and_collect(model, stimulus, inner, y0, t0a, t1a, dt_arr, thr, save_ts, jumps,
+                                                  step_ts, config, adjoint, throw=traced)
+    return _finish(model, result, status, code, config, _CallInfo(name, dt, max_steps, max_spikes, adaptive))
 
 
 class _CallInfo(NamedTuple):
@@ -444,7 +471,7 @@ class _CallInfo(NamedTuple):
     adaptive: bool
 
 
-def _finish(model, result, status, sol, config, failure: _CallInfo):
+def _finish(model, result, status, code, config, failure: _CallInfo):
     """Trim a saved-every-step trace, drop the spike times for `max_spikes = 0`, and raise
     on a failed solve (when concrete)."""
     if config.save_step and not _is_traced(result.stats["num_accepted_steps"]):
@@ -455,7 +482,7 @@ def _finish(model, result, status, sol, config, failure: _CallInfo):
         empty = jnp.full(result.spike_counts.shape + (0,), jnp.nan, result.spike_times.dtype)
         result = eqx.tree_at(lambda r: r.spike_times, result, empty)
     if not _is_traced(result):
-        _raise_on_failure(sol, np.asarray(status), *failure)
+        _raise_on_failure(code, np.asarray(status), *failure)
     return result
 
 
@@ -500,11 +527,6 @@ def _repeat_key(model, stimulus, *options):
 _REPEATS = _IdentityCache(size=32)
 
 
-@eqx.filter_jit
-def _default_initial_state(model):
-    return model.initial_state()
-
-
 class _Config(eqx.Module):
     adaptive: bool = eqx.field(static=True)
     rtol: float = eqx.field(static=True)
@@ -516,7 +538,11 @@ class _Config(eqx.Module):
 
 
 @eqx.filter_jit
-def _solve(model, stimulus, inner, y0, t0, t1, dt, threshold, save_ts, jumps, step_ts, config, adjoint, throw):
+def _solve_and_collect(model, stimulus, inner, init, t0, t1, dt, threshold, save_ts, jumps, step_ts, config,
+                       adjoint, throw):
+    """A `diffeqsolve` with the `SpikeRecorder` (adaptive steps, saved traces, progress bars,
+    other adjoints) and `_collect_with_status`, as one compiled call."""
+    y0 = init.of(model)
     term = model_term(model, inner)
     if isinstance(inner, dfx.AbstractImplicitSolver):
         inner = eqx.tree_at(
@@ -543,7 +569,8 @@ def _solve(model, stimulus, inner, y0, t0, t1, dt, threshold, save_ts, jumps, st
         max_steps=config.max_steps, progress_meter=meter, adjoint=adjoint, throw=throw,
     )
     _, buf = sol.solver_state
-    return sol, buf
+    result, status = _collect_with_status(model, stimulus, sol, buf, t0, t1, threshold, config)
+    return result, status, sol.result
 
 
 def _fixed_grid_applies(save_ts, progress, adjoint, inner) -> bool:
@@ -586,7 +613,7 @@ class _StepTimes(eqx.Module):
 
 
 @eqx.filter_jit
-def _solve_on_grid(model, stimulus, inner, y0, times: _StepTimes, threshold, config, checkpoints):
+def _solve_on_grid(model, stimulus, inner, init, times: _StepTimes, threshold, config, checkpoints):
     """Step the diffrax solver `inner` (wrapped in the `SpikeRecorder`) over the fixed grid
     `times` with a loop of our own: the same steps as `diffeqsolve` with `StepTo`, without
     its per-step controller, saving and event machinery (which at N = 1 cost more than the
@@ -595,6 +622,7 @@ def _solve_on_grid(model, stimulus, inner, y0, times: _StepTimes, threshold, con
     large ones), differentiated through equinox's checkpointed while loop — the one behind
     diffrax's `RecursiveCheckpointAdjoint` — so gradient memory stays O(N·√steps) (see
     `_all_steps`); saving every step uses a scan."""
+    y0 = init.of(model)
     term = model_term(model, inner)
     solver = SpikeRecorder(inner, model, threshold, config.max_spikes)
     n = times.n
@@ -827,29 +855,33 @@ def _collect(model, sol, buf: SpikeBuffer, t0, t1, thr) -> Simulation:
 def _collect_with_status(model, stimulus, sol, buf: SpikeBuffer, t0, t1, thr, config):
     """`_collect` and, in the same compiled call (one transfer to the host, not one per
     leaf), the status `_raise_on_failure` reads: [final state has NaN or V is not finite,
-    largest spike count, stimulus at t0 not finite]."""
+    largest spike count, stimulus at t0 not finite, step limit reached, solve failed]."""
     result = _collect(model, sol, buf, t0, t1, thr)
-    bad_input = jnp.any(~jnp.isfinite(stimulus(t0)))
-    floats = [x for x in jax.tree.leaves(result.y_final) if jnp.issubdtype(x.dtype, jnp.floating)]
-    bad = jnp.any(~jnp.isfinite(model.voltage(result.y_final)))
-    for x in floats:
-        bad = bad | jnp.any(jnp.isnan(x))
-    most = jnp.max(buf.count, initial=0)
-    return result, jnp.stack([bad.astype(jnp.int32), most.astype(jnp.int32), bad_input.astype(jnp.int32)])
+    bad = ~jnp.isfinite(model.voltage(result.y_final))
+    for x in jax.tree.leaves(result.y_final):
+        if jnp.issubdtype(x.dtype, jnp.floating):
+            bad = bad | jnp.isnan(x)
+    bad_input = ~jnp.isfinite(stimulus(t0))
+    shape = jnp.broadcast_shapes(bad.shape, bad_input.shape, buf.count.shape)
+    # one reduction for the three per-neuron flags (each reduction is a kernel to compile)
+    per_neuron = jnp.stack([jnp.broadcast_to(x, shape).astype(jnp.int32) for x in (bad, buf.count, bad_input)])
+    worst = jnp.max(per_neuron.reshape(3, -1), axis=1, initial=0)
+    solver_flags = jnp.stack([sol.result == dfx.RESULTS.max_steps_reached, sol.result != dfx.RESULTS.successful])
+    return result, jnp.concatenate([worst, solver_flags.astype(jnp.int32)])
 
 
 @eqx.filter_jit
-def _solve_on_grid_and_collect(model, stimulus, inner, y0, times, threshold, config, checkpoints, t0, t1):
+def _solve_on_grid_and_collect(model, stimulus, inner, init, times, threshold, config, checkpoints, t0, t1):
     """The fixed-grid solve and `_collect_with_status` as one compiled call."""
-    sol, buf = _solve_on_grid(model, stimulus, inner, y0, times, threshold, config, checkpoints)
+    sol, buf = _solve_on_grid(model, stimulus, inner, init, times, threshold, config, checkpoints)
     return _collect_with_status(model, stimulus, sol, buf, t0, t1, threshold, config)
 
 
-def _raise_on_failure(sol, status, name, dt, max_steps, max_spikes, adaptive):
+def _raise_on_failure(code, status, name, dt, max_steps, max_spikes, adaptive):
     """Raise `SimulationError` for an unstable step, a step limit hit, a failed solve or
-    too many spikes. `status` from `_collect_with_status`; `sol` None on the fixed-grid
-    path (which cannot fail by itself)."""
-    bad, most, bad_input = int(status[0]), int(status[1]), int(status[2])
+    too many spikes. `status` from `_collect_with_status`; `code` the diffrax result (None
+    on the fixed-grid path, which cannot fail by itself), read only for a failure's message."""
+    bad, most, bad_input, step_limit, failed = (int(x) for x in status)
     if bad_input:
         raise ValueError("stimulus returns NaN or inf")
     if bad:
@@ -857,13 +889,13 @@ def _raise_on_failure(sol, status, name, dt, max_steps, max_spikes, adaptive):
             f"the state became NaN/inf before t1: the step "
             f"dt = {dt} ms is unstable for solver {name!r}; use a smaller dt or an adaptive solver"
         )
-    if sol is not None and sol.result == dfx.RESULTS.max_steps_reached:
+    if step_limit:
         raise SimulationError(
             f"the solve hit its step limit (max_steps = {max_steps}) before t1"
             + ("; loosen rtol/atol or raise max_steps" if adaptive else "")
         )
-    if sol is not None and sol.result != dfx.RESULTS.successful:
-        raise SimulationError(f"the solve failed: {dfx.RESULTS[sol.result]}")
+    if failed:
+        raise SimulationError(f"the solve failed: {dfx.RESULTS[code] if code is not None else 'unknown'}")
     if max_spikes and most > max_spikes:
         raise SimulationError(
             f"a neuron fired {most} spikes, more than max_spikes = {max_spikes}; pass a larger max_spikes"
@@ -897,10 +929,17 @@ def _simulate_discrete(model, stimulus, *, t0, t1, dt, dtype, y0, save_every, ma
     )
 
 
+# Discrete models record a population of `_BLOCKED_FROM_NEURONS` or more once per block of
+# this many steps (`_record_block`; one bit per step in a uint32); smaller ones, and runs
+# that keep the voltage trace, record every step.
+_DISCRETE_BLOCK_STEPS = 32
+
+
 @eqx.filter_jit
 def _run_discrete(model, stimulus, y0, t0, n_steps, max_spikes, keep_trace):
     """Step a discrete model; each step's mean input is computed inside the loop (memory
-    O(N), not O(N·steps)); the voltage is kept per step only when `keep_trace`."""
+    O(N), not O(N·steps)); the voltage is kept per step only when `keep_trace`. A spike in
+    step k (covering [t0 + k·dt, t0 + (k+1)·dt]) is stamped at the step's start."""
     def step_input(k):
         return step_average(stimulus, t0 + k * model.dt, model.dt)
 
@@ -909,15 +948,56 @@ def _run_discrete(model, stimulus, y0, t0, n_steps, max_spikes, keep_trace):
     y0 = jax.tree.map(lambda x: jnp.broadcast_to(x, shape), y0)
     buf = SpikeBuffer.empty(shape, max_spikes, V0.dtype)
 
-    def body(carry, k):
-        y, buf, ok = carry
+    def step(y, k):
         x = step_input(k)
         y, fire = model.step(y, x)
-        # A spike in step k (covering [t0 + k·dt, t0 + (k+1)·dt]) is stamped at its start.
-        buf = buf.record(fire > 0, t0 + k * model.dt)
-        return (y, buf, ok & jnp.all(jnp.isfinite(x))), (model.voltage(y) if keep_trace else None)
+        return y, fire > 0, jnp.all(jnp.isfinite(x))
 
-    (y, buf, ok), V = jax.lax.scan(body, (y0, buf, jnp.asarray(True)), jnp.arange(n_steps, dtype=t0.dtype))
-    return y, buf, V, ok
+    if keep_trace or math.prod(shape) < _BLOCKED_FROM_NEURONS:
+        def body(carry, k):
+            y, buf, ok = carry
+            y, fired, finite = step(y, k)
+            buf = buf.record(fired, t0 + k * model.dt)
+            return (y, buf, ok & finite), (model.voltage(y) if keep_trace else None)
+
+        (y, buf, ok), V = jax.lax.scan(body, (y0, buf, jnp.asarray(True)), jnp.arange(n_steps, dtype=t0.dtype))
+        return y, buf, V, ok
+
+    def block(carry, k_start, length):
+        y, buf, ok = carry
+
+        def body(carry, k):
+            y, ok, spikes = carry
+            y, fired, finite = step(y, k_start + k.astype(t0.dtype))
+            return (y, ok & finite, spikes | (fired.astype(jnp.uint32) << k)), None
+
+        spikes = jnp.zeros(shape, jnp.uint32)
+        (y, ok, spikes), _ = jax.lax.scan(body, (y, ok, spikes), jnp.arange(length, dtype=jnp.uint32))
+        return (y, _record_block(buf, spikes, lambda k: t0 + (k_start + k) * model.dt), ok), None
+
+    blocks, rest = divmod(n_steps, _DISCRETE_BLOCK_STEPS)
+    starts = _DISCRETE_BLOCK_STEPS * jnp.arange(blocks, dtype=t0.dtype)
+    carry, _ = jax.lax.scan(functools.partial(block, length=_DISCRETE_BLOCK_STEPS), (y0, buf, jnp.asarray(True)),
+                            starts)
+    if rest:
+        carry, _ = block(carry, jnp.asarray(blocks * _DISCRETE_BLOCK_STEPS, t0.dtype), rest)
+    y, buf, ok = carry
+    return y, buf, None, ok
 
 
+def _record_block(buf: SpikeBuffer, spikes, stamp) -> SpikeBuffer:
+    """Append one block's spikes to `buf` in time order. `spikes`: per neuron, bit k set
+    when it fired in the block's step k (a neuron fires at most once per step), stamped
+    `stamp(k)` (k as a float). Pass j writes every neuron's (j+1)-th spike of the block
+    with one scatter, so a block costs as many scatters as its busiest neuron has spikes
+    in it (a scatter is a serial loop over the whole population on the CPU: recorded every
+    step, it cost s-LIF2HH more than the step itself)."""
+    def write(carry):
+        j, left, buf = carry
+        k = 31 - jax.lax.clz(left & (~left + 1))  # the earliest spike still left
+        buf = buf.record(left != 0, stamp(k.astype(buf.times.dtype)))
+        return j + 1, left & (left - 1), buf
+
+    passes = jnp.max(jax.lax.population_count(spikes), initial=0)
+    _, _, buf = jax.lax.while_loop(lambda c: c[0] < passes, write, (jnp.asarray(0, jnp.uint32), spikes, buf))
+    return buf
