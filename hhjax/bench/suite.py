@@ -350,7 +350,10 @@ def gradient(settings: Settings, log=print) -> list[dict]:
                        grad_temp_MiB=mem_g)
             if steps == settings.gradient_steps[0]:
                 fwd = jax.jit(loss).lower(g_k).compile()
-                t_f, t_g = best_time(lambda: fwd(g_k), settings.repeats), best_time(lambda: vg(g_k), settings.repeats)
+                # interleaved: a slow spell of a shared machine hits both alike (timed one after the
+                # other, one quick run read a ratio of 62 where reruns read 20)
+                times = best_times_interleaved(dict(f=lambda: fwd(g_k), g=lambda: vg(g_k)), settings.repeats)
+                t_f, t_g = times["f"], times["g"]
                 row.update(forward_s=t_f, value_and_grad_s=t_g, ratio=t_g / t_f)
             rows.append(row)
             extra = f", value+grad / forward = {row['ratio']:.2f}" if "ratio" in row else ""
