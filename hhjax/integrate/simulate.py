@@ -656,7 +656,7 @@ _MAX_BLOCK_STEPS = 128
 _CLEAN_BLOCKS_BEFORE_GROWING = 8
 
 
-def _forward_steps(solver, term, stimulus, times, y0, state0):
+def _forward_steps(solver, stimulus, times, y0, state0):
     """All steps, forward only: the final state and the spike buffer."""
     advance = _packed_advance(solver, stimulus, times)
     if jnp.size(solver.model.voltage(y0)) >= _BLOCKED_FROM_NEURONS:
@@ -756,9 +756,11 @@ def _steps_in_blocks(advance, n: int, y0, state0):
     return y, buf
 
 
-def _checkpointed_steps(solver, term, stimulus, times, y0, state0, checkpoints):
+def _checkpointed_steps(solver, stimulus, times, y0, state0, checkpoints):
     """All steps in equinox's checkpointed while loop (reverse-mode differentiable, memory
     O(N·√steps)), each step recording its crossings into the buffer."""
+    term = model_term(solver.model, solver.solver)
+
     def body(carry):
         k, y, state = carry
         y, _, _, state, _ = solver.step(term, *times.at(k), y, stimulus, state, False)
@@ -777,8 +779,7 @@ def _all_steps(solver, stimulus, times, y0, state0, checkpoints):
     dynamic, static = eqx.partition((solver, stimulus, times, y0, state0), eqx.is_array)
 
     def unpack(d):
-        solver, stimulus, times, y0, state0 = eqx.combine(d, static)
-        return solver, model_term(solver.model, solver.solver), stimulus, times, y0, state0
+        return eqx.combine(d, static)
 
     @jax.custom_jvp
     def run(dynamic):
@@ -912,8 +913,8 @@ def _simulate_discrete(model, stimulus, *, t0, t1, dt, dtype, y0, save_every, ma
     n_steps = int(round((float(t1) - float(t0)) / model.dt))
     if n_steps < 1:
         raise ValueError(f"t1 - t0 is shorter than one step of {model.dt} ms")
-    y0 = model.initial_state() if y0 is None else y0
-    y0 = cast_floats(jax.tree.map(jnp.asarray, y0), dtype)
+    if y0 is not None:  # (the default is built inside the compiled run, from the cast model)
+        y0 = cast_floats(jax.tree.map(jnp.asarray, y0), dtype)
     keep = save_every is not None
     out = _run_discrete(model, stimulus, y0, jnp.asarray(t0, dtype), n_steps, max_spikes, keep)
     y_final, buf, V, inputs_ok = out
@@ -943,9 +944,10 @@ def _run_discrete(model, stimulus, y0, t0, n_steps, max_spikes, keep_trace):
     def step_input(k):
         return step_average(stimulus, t0 + k * model.dt, model.dt)
 
+    y0 = model.initial_state() if y0 is None else y0
     V0 = model.voltage(y0)
     shape = jnp.broadcast_shapes(jnp.shape(V0), jax.eval_shape(step_input, t0).shape)
-    y0 = jax.tree.map(lambda x: jnp.broadcast_to(x, shape), y0)
+    y0 = _broadcast_leaves(y0, shape)
     buf = SpikeBuffer.empty(shape, max_spikes, V0.dtype)
 
     def step(y, k):
