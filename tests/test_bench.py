@@ -153,6 +153,36 @@ def test_fixed_grid_driver_equals_diffeqsolve(model, stim, solver, dt, forward_l
     assert int(grid.stats["num_steps"]) == int(via_diffrax.stats["num_steps"])
 
 
+@pytest.mark.parametrize("model, stim, solver, kw", [
+    (hj.HodgkinHuxley(), hj.Constant(jnp.linspace(0.0, 20.0, 6)), "tsit5", {}),
+    # jumps: the controller steps onto each pulse edge (made_jump → Tsit5 recomputes f0)
+    (hj.HodgkinHuxley(), hj.PulseTrain(10.0, 2.0, 15.0), "dopri5", dict(dt=0.05)),
+    # resets at sub-step crossings, a refractory period, steps rejected around them
+    (hj.LIF(), hj.Constant(jnp.asarray([5.0, 20.0, 50.0])), "tsit5", {}),
+    (hj.tvlif2hh(), hj.Sine(5.0, 8.0, 20.0), "bosh3", dict(rtol=1e-5, atol=1e-7)),
+    (hj.HodgkinHuxley(), hj.Constant(10.0), "tsit5", dict(dtype="float32", rtol=1e-5, atol=1e-6)),
+    # a population that locates its crossings in batches (`_LOCATE_BATCH` neurons each),
+    # 1,000 identical neurons crossing on the same steps (16 batches on one step)
+    (hj.HodgkinHuxley(), hj.Constant(jnp.concatenate([jnp.full(1_000, 10.0), jnp.linspace(0.0, 30.0, 50)])),
+     "tsit5", {}),
+], ids=["hh-tsit5", "hh-pulses-dopri5", "lif-tsit5", "tvlif2hh-bosh3", "hh-tsit5-float32", "hh-tsit5-batches"])
+def test_adaptive_loop_equals_diffeqsolve(model, stim, solver, kw):
+    """An adaptive spikes-only call runs hhjax's own loop (`adaptive_steps`);
+    `progress=True` goes through `diffrax.diffeqsolve`. The same accepted and rejected
+    steps, the same spikes (located on the solver's dense output) and final state."""
+    own = hj.simulate(model, stim, t1=80.0, solver=solver, **kw)
+    via_diffrax = hj.simulate(model, stim, t1=80.0, solver=solver, progress=True, **kw)
+    for key in ("num_steps", "num_accepted_steps", "num_rejected_steps"):
+        assert int(own.stats[key]) == int(via_diffrax.stats[key]), key
+    assert int(own.stats["num_rejected_steps"]) > 0  # the comparison covers rejections
+    assert int(own.spike_counts.sum()) > 0
+    np.testing.assert_array_equal(own.spike_counts, via_diffrax.spike_counts)
+    tol = 1e-11 if own.spike_times.dtype == jnp.float64 else 1e-4
+    np.testing.assert_allclose(own.spike_times, via_diffrax.spike_times, rtol=0, atol=tol)
+    for a, b in zip(jax.tree.leaves(own.y_final), jax.tree.leaves(via_diffrax.y_final)):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_a_large_population_in_blocks_records_every_spike(dtype):
     """1,200 HH neurons (the blocked loop) at 0–150 µA/cm², the strongest firing every few

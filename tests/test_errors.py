@@ -35,6 +35,8 @@ def test_nan_inf_in_parameters_and_stimuli():
         hj.simulate(HH, hj.Sampled(jnp.array([0.0, 1.0]), jnp.array([0.0, jnp.nan])), t1=10.0, dt=0.01, solver="euler")
     with pytest.raises(ValueError, match="stimulus returns NaN or inf"):
         hj.simulate(HH, lambda t: jnp.log(t - 1.0), t1=10.0, dt=0.01, solver="euler")
+    with pytest.raises(ValueError, match="stimulus returns NaN or inf"):  # the adaptive loop stops at once
+        hj.simulate(HH, lambda t: jnp.log(t - 1.0), t1=10.0, solver="tsit5")
     with pytest.raises(ValueError, match="initial state y0 contains NaN"):
         hj.simulate(HH, 1.0, t1=10.0, dt=0.01, solver="euler", y0=hj.HHState(jnp.nan, 0.1, 0.5, 0.3))
 

@@ -19,6 +19,7 @@ from jaxtyping import Array, PyTree  # noqa: F401
 from ..models.base import AbstractDiscreteNeuron, AbstractNeuron, input_current
 from ..stimuli import AbstractStimulus, as_stimulus, step_average
 from .solvers import ADAPTIVE_BY_DEFAULT, ExponentialEuler, ModelTerm, get_solver, is_adaptive_capable
+from .adaptive import adaptive_steps, clip_floor
 from .spikes import SpikeBuffer, SpikeRecorder
 
 
@@ -395,13 +396,6 @@ def simulate(
     if adaptive and rtol < 2 * eps:
         raise ValueError(f"rtol = {rtol:g} is below what {dtype} resolves (eps = {eps:.2g}); use float64 "
                          "or a larger rtol")
-    if adaptive and not _is_traced(stimulus) and not _is_traced((t0,)):
-        # before an adaptive solve, which NaN input would drive to its step limit (fixed
-        # steps check the stimulus at t0 in the compiled call instead, see `_collect_with_status`)
-        with jax.ensure_compile_time_eval():  # a concrete check even while jit traces the caller
-            I0 = np.asarray(stimulus(jnp.asarray(t0, dtype)))
-        if not np.all(np.isfinite(I0)):
-            raise ValueError("stimulus returns NaN or inf")
     if y0 is not None:  # (the default comes from the checked, cast parameters)
         _float_leaves_finite(y0, "initial state y0", allow_inf=True)  # LIF: t_free = -inf
         y0 = cast_floats(jax.tree.map(jnp.asarray, y0), dtype)
@@ -444,13 +438,32 @@ def simulate(
                      max_spikes=max(max_spikes, 1), progress=progress, save_step=save_steps)
     traced = _is_traced((model, stimulus, y0, t0a, t1a))
     adjoint = adjoint or dfx.RecursiveCheckpointAdjoint()
-    on_grid = n_grid is not None and _fixed_grid_applies(save_ts, progress, adjoint, inner)
+    own_loop = _own_loop_applies(save_ts, progress, adjoint, inner)
+    on_grid = n_grid is not None and own_loop
+    own_adaptive = adaptive and own_loop and not save_steps and not traced
+    if adaptive and not own_adaptive and not _is_traced(stimulus) and not _is_traced((t0,)):
+        # before a diffeqsolve, which NaN input would drive to its step limit (hhjax's own
+        # loops check the stimulus at t0 in the compiled call instead)
+        with jax.ensure_compile_time_eval():  # a concrete check even while jit traces the caller
+            I0 = np.asarray(stimulus(jnp.asarray(t0, dtype)))
+        if not np.all(np.isfinite(I0)):
+            raise ValueError("stimulus returns NaN or inf")
     if on_grid:  # solve and collect in one compiled call: at small N the dispatches cost more than the steps
         # a table of step times only where needed (saving every step, or a jump split a step)
         table = fixed_step_grid(float(t0), float(t1), float(dt), grid_jumps, dtype) if save_steps or n_split else None
         times = _StepTimes(t0=t0a, t1=t1a, ts=table, n=n_grid + n_split)
-        plan = _GridPlan(args=(model, stimulus, inner, y0, times, thr, config, adjoint.checkpoints, t0a, t1a),
-                         failure=_CallInfo(name, dt, max_steps, max_spikes, adaptive))
+        plan = _SolvePlan(_solve_on_grid_and_collect,
+                          args=(model, stimulus, inner, y0, times, thr, config, adjoint.checkpoints, t0a, t1a),
+                          failure=_CallInfo(name, dt, max_steps, max_spikes, adaptive))
+    elif own_adaptive:
+        t1_floor = clip_floor(float(t1), dtype)
+        # without dt, 0.01 ms: the first step diffeqsolve takes (it wraps the term, which
+        # makes diffrax's PIDController skip its initial-step estimate)
+        dt0 = _scalar(_DEFAULT_FIRST_STEP if dt is None else dt, dtype)
+        plan = _SolvePlan(_solve_adaptive_and_collect,
+                          args=(model, stimulus, inner, y0, t0a, t1a, t1_floor, dt0, thr, jumps, config),
+                          failure=_CallInfo(name, dt, max_steps, max_spikes, adaptive))
+    if on_grid or own_adaptive:
         if repeat is not None:
             _REPEATS.store(*repeat, plan)
         return plan.run()
@@ -486,20 +499,25 @@ def _finish(model, result, status, code, config, failure: _CallInfo):
     return result
 
 
-class _GridPlan(eqx.Module):
-    """Everything a fixed-grid `simulate` call passes to its compiled solve; `run()` solves
+class _SolvePlan(eqx.Module):
+    """A `simulate` call on one of hhjax's own loops: its compiled solve (`solve`, returning
+    (result, status, diffrax result or None)) and everything passed to it; `run()` solves
     and checks. Kept in `_REPEATS` so that the same call again skips the preparation."""
 
+    solve: Any = eqx.field(static=True)
     args: tuple
     failure: _CallInfo = eqx.field(static=True)
 
     def run(self) -> Simulation:
-        result, status = _solve_on_grid_and_collect(*self.args)
-        model, config = self.args[0], self.args[6]
-        return _finish(model, result, status, None, config, self.failure)
+        result, status, code = self.solve(*self.args)
+        model = self.args[0]
+        config = next(x for x in self.args if isinstance(x, _Config))
+        return _finish(model, result, status, code, config, self.failure)
 
 
 _PLAIN = (bool, int, float, str, type(None))
+# First step (ms) of an adaptive solve when no dt is given.
+_DEFAULT_FIRST_STEP = 0.01
 
 
 def _repeat_key(model, stimulus, *options):
@@ -523,7 +541,7 @@ def _repeat_key(model, stimulus, *options):
     return objects, tag
 
 
-# Plans (`_GridPlan`) of recent fixed-grid calls: the same call again only solves and checks.
+# Plans (`_SolvePlan`) of recent calls on hhjax's own loops: the same call again only solves and checks.
 _REPEATS = _IdentityCache(size=32)
 
 
@@ -573,10 +591,11 @@ def _solve_and_collect(model, stimulus, inner, init, t0, t1, dt, threshold, save
     return result, status, sol.result
 
 
-def _fixed_grid_applies(save_ts, progress, adjoint, inner) -> bool:
-    """Fixed steps on a known grid (the caller checks), spikes/final state (or every step)
-    saved, no progress bar, checkpointed backpropagation: hhjax drives the diffrax solver's
-    steps itself."""
+def _own_loop_applies(save_ts, progress, adjoint, inner) -> bool:
+    """Spikes/final state (or, on a fixed grid, every step) saved, no progress bar,
+    checkpointed backpropagation, an explicit solver: hhjax drives the diffrax solver's
+    steps itself — on a known fixed grid (`_solve_on_grid`), or adaptively in a concrete
+    call (`adaptive_steps`); the caller checks those conditions."""
     return (save_ts is None and not progress
             and type(adjoint) is dfx.RecursiveCheckpointAdjoint
             and not isinstance(inner, dfx.AbstractImplicitSolver))
@@ -658,7 +677,7 @@ _CLEAN_BLOCKS_BEFORE_GROWING = 8
 
 def _forward_steps(solver, stimulus, times, y0, state0):
     """All steps, forward only: the final state and the spike buffer."""
-    advance = _packed_advance(solver, stimulus, times)
+    advance = _packed_advance(solver.forward_only(), stimulus, times)
     if jnp.size(solver.model.voltage(y0)) >= _BLOCKED_FROM_NEURONS:
         return _steps_in_blocks(advance, times.n, y0, state0)
     return _steps_until_spikes(advance, times.n, y0, state0)
@@ -875,7 +894,22 @@ def _collect_with_status(model, stimulus, sol, buf: SpikeBuffer, t0, t1, thr, co
 def _solve_on_grid_and_collect(model, stimulus, inner, init, times, threshold, config, checkpoints, t0, t1):
     """The fixed-grid solve and `_collect_with_status` as one compiled call."""
     sol, buf = _solve_on_grid(model, stimulus, inner, init, times, threshold, config, checkpoints)
-    return _collect_with_status(model, stimulus, sol, buf, t0, t1, threshold, config)
+    return *_collect_with_status(model, stimulus, sol, buf, t0, t1, threshold, config), None
+
+
+@eqx.filter_jit
+def _solve_adaptive_and_collect(model, stimulus, inner, init, t0, t1, t1_floor, dt0, threshold, jumps, config):
+    """An adaptive spikes-only solve on hhjax's own loop (`adaptive_steps`: diffeqsolve's
+    steps without its saving and event machinery) and `_collect_with_status`, as one
+    compiled call."""
+    y0 = init.of(model)
+    term = model_term(model, inner)
+    solver = SpikeRecorder(inner, model, threshold, config.max_spikes).forward_only()
+    controller = dfx.PIDController(rtol=config.rtol, atol=config.atol, jump_ts=jumps)
+    y, buf, stats, code = adaptive_steps(solver, term, controller, t0, t1, t1_floor, dt0, y0, stimulus,
+                                         config.max_steps)
+    sol = _GridSolution(ts=(t1[None],), ys=(jax.tree.map(lambda x: x[None], y),), stats=stats, result=code)
+    return *_collect_with_status(model, stimulus, sol, buf, t0, t1, threshold, config), code
 
 
 def _raise_on_failure(code, status, name, dt, max_steps, max_spikes, adaptive):
