@@ -138,7 +138,10 @@ def forward_loop(request, monkeypatch):
     (hj.HodgkinHuxley(), hj.Constant(jnp.asarray([[0.0, 7.0, 7.0], [12.0, 20.0, 40.0]])), "euler", 0.01),
     # a LIF that fires every few steps (no refractory period), next to a silent one
     (hj.LIF(t_ref=0.0), hj.Constant(jnp.asarray([50.0, 0.0])), "heun", 0.05),
-], ids=["hh-euler", "hh-rk4", "lif-euler", "hh-2d-euler", "lif-fast-heun"])
+    # RK4's dense output on a population that locates its crossings in batches
+    (hj.HodgkinHuxley(), hj.Constant(jnp.concatenate([jnp.full(1_000, 10.0), jnp.linspace(0.0, 30.0, 50)])),
+     "rk4", 0.025),
+], ids=["hh-euler", "hh-rk4", "lif-euler", "hh-2d-euler", "lif-fast-heun", "hh-rk4-batches"])
 def test_fixed_grid_driver_equals_diffeqsolve(model, stim, solver, dt, forward_loop):
     """Spikes only uses hhjax's own loop over the diffrax solver's steps (either forward
     loop); `progress=True` goes through `diffrax.diffeqsolve`. Same steps, same answer.
