@@ -34,9 +34,9 @@ def adaptive_steps(solver: SpikeRecorder, term, controller, t0, t1, t1_floor, dt
     """Integrate from `t0` to `t1` (ms) with the steps of `controller` (a diffrax
     `PIDController`, with or without jumps), recording spikes into the buffer of `solver`.
 
-    Returns (y at t1, `SpikeBuffer`, stats {num_steps, num_accepted_steps,
-    num_rejected_steps}, diffrax result: `max_steps_reached` when the step limit stopped
-    the loop before t1). A stimulus that is not finite at t0 stops the loop before its
+    Returns (y after the last accepted step, at t1 unless the loop stopped early;
+    `SpikeBuffer`; stats {num_steps, num_accepted_steps, num_rejected_steps}; diffrax
+    result, `max_steps_reached` when the step limit stopped the loop before t1). A stimulus that is not finite at t0 stops the loop before its
     first step (the caller reports it). Forward only: `simulate` differentiates through
     `diffeqsolve` (a traced call never comes here)."""
     order = solver.error_order(term)

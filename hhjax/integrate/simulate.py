@@ -18,8 +18,8 @@ from jaxtyping import Array, PyTree  # noqa: F401
 
 from ..models.base import AbstractDiscreteNeuron, AbstractNeuron, input_current
 from ..stimuli import AbstractStimulus, as_stimulus, step_average
-from .solvers import ADAPTIVE_BY_DEFAULT, ExponentialEuler, ModelTerm, get_solver, is_adaptive_capable
 from .adaptive import adaptive_steps, clip_floor
+from .solvers import ADAPTIVE_BY_DEFAULT, ExponentialEuler, ModelTerm, get_solver, is_adaptive_capable
 from .spikes import SpikeBuffer, SpikeRecorder
 
 
