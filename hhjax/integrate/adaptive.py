@@ -67,8 +67,7 @@ def adaptive_steps(solver: SpikeRecorder, term, controller, t0, t1, t1_floor, dt
             t_a, t_b, y, y1, stimulus, y_error, order, ctrl)
         t_a1 = jnp.minimum(t_a1, t1)
         t_b1 = jnp.where(t_b1 > t1_floor, jnp.where(accept, t1, t_a1 + 0.5 * (t1 - t_a1)), t_b1)
-        recorded = fired & accept
-        buf = jax.lax.cond(jnp.any(recorded), lambda b: b.record(recorded, t_cross), lambda b: b, buf)
+        buf = buf.record_if_any(fired & accept, t_cross)
         step_result = dfx.RESULTS.where(accept, step_result, ok)
         result = dfx.RESULTS.where(result == ok, step_result, result)
         result = dfx.RESULTS.where(result == ok, ctrl_result, result)

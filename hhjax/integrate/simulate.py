@@ -441,6 +441,7 @@ def simulate(
     own_loop = _own_loop_applies(save_ts, progress, adjoint, inner)
     on_grid = n_grid is not None and own_loop
     own_adaptive = adaptive and own_loop and not save_steps and not traced
+    call = _CallInfo(name, dt, max_steps, max_spikes, adaptive, save_steps)
     if adaptive and not own_adaptive and not _is_traced(stimulus) and not _is_traced((t0,)):
         # before a diffeqsolve, which NaN input would drive to its step limit (hhjax's own
         # loops check the stimulus at t0 in the compiled call instead)
@@ -453,25 +454,22 @@ def simulate(
         table = fixed_step_grid(float(t0), float(t1), float(dt), grid_jumps, dtype) if save_steps or n_split else None
         times = _StepTimes(t0=t0a, t1=t1a, ts=table, n=n_grid + n_split)
         plan = _SolvePlan(_solve_on_grid_and_collect,
-                          args=(model, stimulus, inner, y0, times, thr, config, adjoint.checkpoints, t0a, t1a),
-                          failure=_CallInfo(name, dt, max_steps, max_spikes, adaptive))
+                          (model, stimulus, inner, y0, times, thr, config, adjoint.checkpoints, t0a, t1a), call)
     elif own_adaptive:
         t1_floor = clip_floor(float(t1), dtype)
         # without dt, 0.01 ms: the first step diffeqsolve takes (it wraps the term, which
         # makes diffrax's PIDController skip its initial-step estimate)
         dt0 = _scalar(_DEFAULT_FIRST_STEP if dt is None else dt, dtype)
         plan = _SolvePlan(_solve_adaptive_and_collect,
-                          args=(model, stimulus, inner, y0, t0a, t1a, t1_floor, dt0, thr, jumps, config),
-                          failure=_CallInfo(name, dt, max_steps, max_spikes, adaptive))
-    if on_grid or own_adaptive:
-        if repeat is not None:
-            _REPEATS.store(*repeat, plan)
-        return plan.run()
+                          (model, stimulus, inner, y0, t0a, t1a, t1_floor, dt0, thr, jumps, config), call)
     else:
         step_ts = None if n_grid is None else fixed_step_grid(float(t0), float(t1), float(dt), grid_jumps, dtype)
         result, status, code = _solve_and_collect(model, stimulus, inner, y0, t0a, t1a, dt_arr, thr, save_ts, jumps,
                                                   step_ts, config, adjoint, throw=traced)
-    return _finish(model, result, status, code, config, _CallInfo(name, dt, max_steps, max_spikes, adaptive))
+        return _finish(model, result, status, code, call)
+    if repeat is not None:
+        _REPEATS.store(*repeat, plan)
+    return plan.run()
 
 
 class _CallInfo(NamedTuple):
@@ -482,20 +480,21 @@ class _CallInfo(NamedTuple):
     max_steps: int
     max_spikes: int
     adaptive: bool
+    save_step: bool
 
 
-def _finish(model, result, status, code, config, failure: _CallInfo):
+def _finish(model, result, status, code, call: _CallInfo):
     """Trim a saved-every-step trace, drop the spike times for `max_spikes = 0`, and raise
     on a failed solve (when concrete)."""
-    if config.save_step and not _is_traced(result.stats["num_accepted_steps"]):
+    if call.save_step and not _is_traced(result.stats["num_accepted_steps"]):
         n = int(result.stats["num_accepted_steps"])  # drop the unused tail of the step buffer
         ys = jax.tree.map(lambda x: x[:n], result.ys)
         result = eqx.tree_at(lambda r: (r.ts, r.ys, r.V), result, (result.ts[:n], ys, model.voltage(ys)))
-    if failure.max_spikes == 0:
+    if call.max_spikes == 0:
         empty = jnp.full(result.spike_counts.shape + (0,), jnp.nan, result.spike_times.dtype)
         result = eqx.tree_at(lambda r: r.spike_times, result, empty)
     if not _is_traced(result):
-        _raise_on_failure(code, np.asarray(status), *failure)
+        _raise_on_failure(code, np.asarray(status), call)
     return result
 
 
@@ -505,14 +504,12 @@ class _SolvePlan(eqx.Module):
     and checks. Kept in `_REPEATS` so that the same call again skips the preparation."""
 
     solve: Any = eqx.field(static=True)
-    args: tuple
-    failure: _CallInfo = eqx.field(static=True)
+    args: tuple  # (model, ...)
+    call: _CallInfo = eqx.field(static=True)
 
     def run(self) -> Simulation:
         result, status, code = self.solve(*self.args)
-        model = self.args[0]
-        config = next(x for x in self.args if isinstance(x, _Config))
-        return _finish(model, result, status, code, config, self.failure)
+        return _finish(self.args[0], result, status, code, self.call)
 
 
 _PLAIN = (bool, int, float, str, type(None))
@@ -912,10 +909,11 @@ def _solve_adaptive_and_collect(model, stimulus, inner, init, t0, t1, t1_floor, 
     return *_collect_with_status(model, stimulus, sol, buf, t0, t1, threshold, config), code
 
 
-def _raise_on_failure(code, status, name, dt, max_steps, max_spikes, adaptive):
+def _raise_on_failure(code, status, call: _CallInfo):
     """Raise `SimulationError` for an unstable step, a step limit hit, a failed solve or
     too many spikes. `status` from `_collect_with_status`; `code` the diffrax result (None
     on the fixed-grid path, which cannot fail by itself), read only for a failure's message."""
+    name, dt, max_steps, max_spikes, adaptive = call.name, call.dt, call.max_steps, call.max_spikes, call.adaptive
     bad, most, bad_input, step_limit, failed = (int(x) for x in status)
     if bad_input:
         raise ValueError("stimulus returns NaN or inf")

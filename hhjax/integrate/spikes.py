@@ -72,6 +72,11 @@ class SpikeBuffer(eqx.Module):
         flat = self.times.reshape(-1).at[pos].set(t_flat, mode="drop", indices_are_sorted=True)
         return SpikeBuffer(flat.reshape(self.times.shape), self.count + fired.astype(self.count.dtype))
 
+    def record_if_any(self, fired: Array, t_spike: Array) -> "SpikeBuffer":
+        """`record`, skipped (by a conditional) when no neuron fired: for loops in which most
+        steps of a small population record nothing."""
+        return jax.lax.cond(jnp.any(fired), lambda b: b.record(fired, t_spike), lambda b: b, self)
+
 
 def _fraction_to_threshold(V0, V1, thr, fired):
     """Where along the straight line from V0 to V1 the voltage reaches `thr`, in [0, 1],
@@ -333,8 +338,7 @@ class SpikeRecorder(dfx.AbstractAdaptiveSolver):
         y1, y_error, dense, inner_state, result, fired, t_cross = self.advance(
             terms, t0, t1, y0, args, inner_state, made_jump
         )
-        # most steps of a small population record nothing: skip the scatter there
-        buf = jax.lax.cond(jnp.any(fired), lambda b: b.record(fired, t_cross), lambda b: b, buf)
+        buf = buf.record_if_any(fired, t_cross)
         return y1, y_error, dense, (inner_state, buf), result
 
     def _step_with_reset(self, terms, t0, t1, y0, args, inner_state, V0):
