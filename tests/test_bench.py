@@ -186,6 +186,29 @@ def test_adaptive_loop_equals_diffeqsolve(model, stim, solver, kw):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
 
 
+def test_rms_norm_of_all_is_the_rms_of_every_element():
+    """The adaptive controllers' norm: the RMS of all leaves as one vector (diffrax's default
+    `rms_norm`, here summed as one array), against NumPy."""
+    from hhjax.integrate.adaptive import rms_norm_of_all
+    rng = np.random.default_rng(0)
+    tree = {"a": rng.normal(size=(3, 4)), "b": rng.normal(size=7), "c": np.float64(2.5)}
+    flat = np.concatenate([np.ravel(x) for x in jax.tree.leaves(tree)])
+    np.testing.assert_allclose(rms_norm_of_all(jax.tree.map(jnp.asarray, tree)), np.sqrt(np.mean(flat**2)), rtol=1e-12)
+    assert float(rms_norm_of_all(jnp.zeros(5))) == 0.0
+
+
+def test_compile_options_fall_back_where_unknown():
+    """`JitWithOptions`: an option this jaxlib does not know gives the plain compilation
+    (the same result, remembered); an error of the function itself still surfaces."""
+    from hhjax.integrate.xla_options import JitWithOptions
+    f = JitWithOptions(lambda x: 2 * x + 1, {"xla_no_such_option_in_any_jaxlib": True})
+    np.testing.assert_array_equal(f(jnp.arange(3.0)), [1.0, 3.0, 5.0])
+    assert f.tuned is None
+    bad = JitWithOptions(lambda x: x @ jnp.ones((4, 2)), {"xla_no_such_option_in_any_jaxlib": True})
+    with pytest.raises(TypeError, match="dot_general"):
+        bad(jnp.ones((3, 3)))
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_a_large_population_in_blocks_records_every_spike(dtype):
     """1,200 HH neurons (the blocked loop) at 0–150 µA/cm², the strongest firing every few

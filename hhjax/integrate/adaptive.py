@@ -15,6 +15,7 @@ import diffrax as dfx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optimistix as optx
 
 from .spikes import SpikeRecorder
 
@@ -28,6 +29,20 @@ def clip_floor(t1: float, dtype) -> np.ndarray:
     for _ in range(_ULPS_BEFORE_T1):
         x = np.nextafter(x, np.asarray(-np.inf, dtype))
     return x
+
+
+def concatenated(tree) -> jax.Array:
+    """Every leaf of `tree` raveled into one 1-D array."""
+    # lax, not jnp: jnp's functions are jitted, and each nested jit costs lowering time
+    leaves = [jax.lax.reshape(x, (x.size,)) for x in jax.tree.leaves(tree)]
+    return leaves[0] if len(leaves) == 1 else jax.lax.concatenate(leaves, 0)
+
+
+def rms_norm_of_all(tree) -> jax.Array:
+    """The RMS norm of all of `tree`'s elements taken as one vector — diffrax's default
+    `rms_norm`, summed as one array (the step-size controllers of `simulate` use it: one
+    reduction per step instead of one per state leaf)."""
+    return optx.rms_norm(concatenated(tree))
 
 
 def adaptive_steps(solver: SpikeRecorder, term, controller, t0, t1, t1_floor, dt0, y0, stimulus, max_steps: int):
@@ -62,9 +77,13 @@ def adaptive_steps(solver: SpikeRecorder, term, controller, t0, t1, t1_floor, dt
         t_a, t_b, y, inner, buf, ctrl, made_jump, counts, result = carry
         y1, y_error, _, inner1, step_result, fired, t_cross = solver.advance(
             term, t_a, t_b, y, stimulus, inner, made_jump if jumps else False)
-        y_error = jax.tree.map(lambda e: jnp.where(jnp.isnan(e), jnp.inf, e), y_error)
+        # the controller sees the state as one vector: its NaN check, error scaling and norm
+        # are one kernel each instead of one per state leaf (same decisions: a NaN in any
+        # leaf makes the error infinite, and the norm is `rms_norm_of_all` on both paths)
+        y_error = concatenated(y_error)
+        y_error = jnp.where(jnp.isnan(y_error), jnp.inf, y_error)
         accept, t_a1, t_b1, jump1, ctrl, ctrl_result = controller.adapt_step_size(
-            t_a, t_b, y, y1, stimulus, y_error, order, ctrl)
+            t_a, t_b, concatenated(y), concatenated(y1), stimulus, y_error, order, ctrl)
         t_a1 = jnp.minimum(t_a1, t1)
         t_b1 = jnp.where(t_b1 > t1_floor, jnp.where(accept, t1, t_a1 + 0.5 * (t1 - t_a1)), t_b1)
         buf = buf.record_if_any(fired & accept, t_cross)

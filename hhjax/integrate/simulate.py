@@ -18,9 +18,10 @@ from jaxtyping import Array, PyTree  # noqa: F401
 
 from ..models.base import AbstractDiscreteNeuron, AbstractNeuron, input_current
 from ..stimuli import AbstractStimulus, as_stimulus, step_average
-from .adaptive import adaptive_steps, clip_floor
+from .adaptive import adaptive_steps, clip_floor, rms_norm_of_all
 from .solvers import ADAPTIVE_BY_DEFAULT, ExponentialEuler, ModelTerm, get_solver, is_adaptive_capable
 from .spikes import SpikeBuffer, SpikeRecorder
+from .xla_options import CLASSIC_CPU_EMITTERS, JitWithOptions
 
 
 class SimulationError(RuntimeError):
@@ -566,7 +567,7 @@ def _solve_and_collect(model, stimulus, inner, init, t0, t1, dt, threshold, save
         )
     solver = SpikeRecorder(inner, model, threshold, config.max_spikes)
     if config.adaptive:
-        controller = dfx.PIDController(rtol=config.rtol, atol=config.atol, jump_ts=jumps)
+        controller = dfx.PIDController(rtol=config.rtol, atol=config.atol, jump_ts=jumps, norm=rms_norm_of_all)
     elif step_ts is not None:
         controller = dfx.StepTo(ts=step_ts)
         dt = None
@@ -894,7 +895,6 @@ def _solve_on_grid_and_collect(model, stimulus, inner, init, times, threshold, c
     return *_collect_with_status(model, stimulus, sol, buf, t0, t1, threshold, config), None
 
 
-@eqx.filter_jit
 def _solve_adaptive_and_collect(model, stimulus, inner, init, t0, t1, t1_floor, dt0, threshold, jumps, config):
     """An adaptive spikes-only solve on hhjax's own loop (`adaptive_steps`: diffeqsolve's
     steps without its saving and event machinery) and `_collect_with_status`, as one
@@ -902,11 +902,14 @@ def _solve_adaptive_and_collect(model, stimulus, inner, init, t0, t1, t1_floor, 
     y0 = init.of(model)
     term = model_term(model, inner)
     solver = SpikeRecorder(inner, model, threshold, config.max_spikes).forward_only()
-    controller = dfx.PIDController(rtol=config.rtol, atol=config.atol, jump_ts=jumps)
+    controller = dfx.PIDController(rtol=config.rtol, atol=config.atol, jump_ts=jumps, norm=rms_norm_of_all)
     y, buf, stats, code = adaptive_steps(solver, term, controller, t0, t1, t1_floor, dt0, y0, stimulus,
                                          config.max_steps)
     sol = _GridSolution(ts=(t1[None],), ys=(jax.tree.map(lambda x: x[None], y),), stats=stats, result=code)
     return *_collect_with_status(model, stimulus, sol, buf, t0, t1, threshold, config), code
+
+
+_solve_adaptive_and_collect = JitWithOptions(_solve_adaptive_and_collect, CLASSIC_CPU_EMITTERS)
 
 
 def _raise_on_failure(code, status, call: _CallInfo):
