@@ -34,7 +34,9 @@ def clip_floor(t1: float, dtype) -> np.ndarray:
 def concatenated(tree) -> jax.Array:
     """Every leaf of `tree` raveled into one 1-D array."""
     # lax, not jnp: jnp's functions are jitted, and each nested jit costs lowering time
-    leaves = [jax.lax.reshape(x, (x.size,)) for x in jax.tree.leaves(tree)]
+    leaves = jax.tree.leaves(tree)
+    dtype = jnp.result_type(*leaves)
+    leaves = [jax.lax.reshape(jax.lax.convert_element_type(x, dtype), (jnp.size(x),)) for x in leaves]
     return leaves[0] if len(leaves) == 1 else jax.lax.concatenate(leaves, 0)
 
 

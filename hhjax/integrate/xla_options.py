@@ -6,7 +6,9 @@ import equinox as eqx
 
 # XLA's CPU backend compiles hhjax's adaptive loop (about 80 kernels for HH with Tsit5)
 # faster with its classic elemental emitters than with its MLIR fusion emitters, and the
-# loop runs as fast (see `benchmarks/README.md`, "Compile time"). Other backends ignore it.
+# loop runs as fast (README, "Benchmarks": HH Tsit5 at N = 100, XLA's part of a first call
+# 1.17 -> 0.83 s on a 2-core CPU). The fixed-step loops keep the default emitters, which
+# run them faster. Other backends ignore the option.
 CLASSIC_CPU_EMITTERS = {"xla_cpu_use_fusion_emitters": False}
 
 
