@@ -156,6 +156,58 @@ def test_fixed_grid_driver_equals_diffeqsolve(model, stim, solver, dt, forward_l
     assert int(grid.stats["num_steps"]) == int(via_diffrax.stats["num_steps"])
 
 
+@pytest.mark.parametrize("model, stim, solver, dt, save_every", [
+    (hj.HodgkinHuxley(), hj.Step(0.0, 10.0, 5.0), "euler", 0.01, 0.1),
+    (hj.HodgkinHuxley(), hj.Sine(5.0, 8.0, 20.0), "rk4", 0.025, 0.5),
+    # resets; a last sample before t1 (60 ms is not a multiple of 0.7 ms)
+    (hj.LIF(), hj.Constant(jnp.asarray([1.6, 2.5, 3.9])), "euler", 0.01, 0.7),
+    # pulse edges split grid steps (at 5, 7, 20, 22, ... ms), and samples fall on them
+    (hj.HodgkinHuxley(), hj.PulseTrain(15.0, 2.0, 15.0, start=5.0), "euler", 0.01, 0.5),
+], ids=["hh-euler", "hh-rk4", "lif-euler", "hh-pulses-euler"])
+def test_saving_on_the_grid_equals_diffeqsolve(model, stim, solver, dt, save_every, forward_loop):
+    """Samples every `save_every` ms that fall on the fixed grid are kept by hhjax's own
+    forward loop (from one sample to the next); `progress=True` saves them with
+    `diffrax.diffeqsolve` (interpolating at the same times). Same samples, same spikes."""
+    simulate_module = sys.modules["hhjax.integrate.simulate"]
+
+    def no_diffeqsolve(*args, **kwargs):
+        raise AssertionError("the samples were saved by diffeqsolve, not by the own loop")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(simulate_module, "_solve_and_collect", no_diffeqsolve)
+        own = hj.simulate(model, stim, t1=60.0, solver=solver, dt=dt, save_every=save_every)
+    via_diffrax = hj.simulate(model, stim, t1=60.0, solver=solver, dt=dt, save_every=save_every, progress=True)
+    n_samples = int(np.floor(60.0 / save_every + 1e-9)) + 1
+    assert own.V.shape[0] == n_samples
+    np.testing.assert_array_equal(own.ts, via_diffrax.ts)
+    np.testing.assert_allclose(own.V, via_diffrax.V, rtol=0, atol=1e-9)
+    for a, b in zip(jax.tree.leaves(own.ys), jax.tree.leaves(via_diffrax.ys)):
+        # (LIF's t_free is −inf before a first spike: the sample is the state itself,
+        # diffrax's interpolation of −inf gives NaN)
+        known = np.isfinite(b)
+        np.testing.assert_allclose(np.asarray(a)[known], np.asarray(b)[known], rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(own.spike_counts, via_diffrax.spike_counts)
+    assert int(own.spike_counts.sum()) > 0
+    np.testing.assert_allclose(own.spike_times, via_diffrax.spike_times, rtol=0, atol=1e-11)
+    for a, b in zip(jax.tree.leaves(own.y_final), jax.tree.leaves(via_diffrax.y_final)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_save_steps_on_grid():
+    """Which samples the own loop keeps: the grid index of each save time, or None when
+    one falls between grid points."""
+    from hhjax.integrate.simulate import _save_steps_on_grid, fixed_step_grid
+    np.testing.assert_array_equal(_save_steps_on_grid(0.0, 10.0, 1000, None, np.arange(0.0, 10.01, 0.5)),
+                                  np.arange(0, 1001, 50))
+    assert _save_steps_on_grid(0.0, 10.0, 1000, None, np.asarray([0.0, 0.015])) is None
+    # a jump at 2.5 ms splits grid point 250 into two points just before and after it
+    table = np.asarray(fixed_step_grid(0.0, 10.0, 0.01, np.asarray([2.5]), np.dtype("float64")))
+    assert len(table) == 1002
+    k = _save_steps_on_grid(0.0, 10.0, 1000, table, np.asarray([0.0, 2.0, 2.5, 3.0, 10.0]))
+    assert list(k[[0, 1, 3, 4]]) == [0, 200, 301, 1001] and k[2] in (250, 251)
+    np.testing.assert_allclose(table[k], [0.0, 2.0, 2.5, 3.0, 10.0], rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize("model, stim, solver, kw", [
     (hj.HodgkinHuxley(), hj.Constant(jnp.linspace(0.0, 20.0, 6)), "tsit5", {}),
     # jumps: the controller steps onto each pulse edge (made_jump → Tsit5 recomputes f0)
@@ -184,6 +236,40 @@ def test_adaptive_loop_equals_diffeqsolve(model, stim, solver, kw):
     np.testing.assert_allclose(own.spike_times, via_diffrax.spike_times, rtol=0, atol=tol)
     for a, b in zip(jax.tree.leaves(own.y_final), jax.tree.leaves(via_diffrax.y_final)):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("model, stim, kw", [
+    (hj.HodgkinHuxley(), hj.Constant(jnp.linspace(2.0, 30.0, 7)), dict(save_every=0.1)),
+    # jumps (pulse edges) the controller steps onto; samples on the edges
+    (hj.HodgkinHuxley(), hj.PulseTrain(15.0, 2.0, 15.0, start=5.0), dict(solver="dopri5", save_every=0.5)),
+    # resets: samples from the reset-aware (linear) dense output; a last sample before t1
+    (hj.LIF(), hj.Constant(jnp.asarray([5.0, 20.0, 50.0])), dict(save_every=0.7)),
+    (hj.HodgkinHuxley(), hj.Constant(10.0), dict(dtype="float32", rtol=1e-5, atol=1e-6, save_every=0.3)),
+], ids=["hh-tsit5", "hh-pulses-dopri5", "lif-tsit5", "hh-tsit5-float32"])
+def test_adaptive_saving_equals_diffeqsolve(model, stim, kw):
+    """Samples every `save_every` ms in an adaptive call come from hhjax's own loop (the
+    dense output of the accepted step holding each); `progress=True` saves them with
+    `diffrax.diffeqsolve`. The same steps, samples, spikes."""
+    simulate_module = sys.modules["hhjax.integrate.simulate"]
+
+    def no_diffeqsolve(*args, **kwargs):
+        raise AssertionError("the samples were saved by diffeqsolve, not by the own loop")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(simulate_module, "_solve_and_collect", no_diffeqsolve)
+        own = hj.simulate(model, stim, t1=60.0, **kw)
+    via_diffrax = hj.simulate(model, stim, t1=60.0, progress=True, **kw)
+    assert own.V.shape[0] == int(np.floor(60.0 / kw["save_every"] + 1e-9)) + 1
+    np.testing.assert_array_equal(own.ts, via_diffrax.ts)
+    for key in ("num_steps", "num_accepted_steps", "num_rejected_steps"):
+        assert int(own.stats[key]) == int(via_diffrax.stats[key]), key
+    tol = 1e-11 if own.V.dtype == jnp.float64 else 1e-4
+    for a, b in zip(jax.tree.leaves(own.ys), jax.tree.leaves(via_diffrax.ys)):
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(b))  # (LIF's t_free before a spike)
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+    assert not np.any(np.isnan(own.V))
+    np.testing.assert_array_equal(own.spike_counts, via_diffrax.spike_counts)
+    np.testing.assert_allclose(own.spike_times, via_diffrax.spike_times, rtol=0, atol=tol)
 
 
 def test_rms_norm_of_all_is_the_rms_of_every_element():

@@ -414,7 +414,8 @@ def simulate(
         if not float(save_every) > 0:
             raise ValueError(f"save_every must be > 0 ms, got {save_every}")
         n_save = int(math.floor((float(t1) - float(t0)) / float(save_every) + 1e-9)) + 1
-        save_ts = jnp.asarray(np.minimum(float(t0) + float(save_every) * np.arange(n_save), float(t1)), dtype)
+        save_times = np.minimum(float(t0) + float(save_every) * np.arange(n_save), float(t1))  # float64
+        save_ts = jnp.asarray(save_times, dtype)
 
     jumps = None
     if not _is_traced(stimulus) and not _is_traced((t0, t1)):
@@ -439,8 +440,15 @@ def simulate(
                      max_spikes=max(max_spikes, 1), progress=progress, save_step=save_steps)
     traced = _is_traced((model, stimulus, y0, t0a, t1a))
     adjoint = adjoint or dfx.RecursiveCheckpointAdjoint()
-    own_loop = _own_loop_applies(save_ts, progress, adjoint, inner)
-    on_grid = n_grid is not None and own_loop
+    table = None  # the grid's step times, where a jump splits a step
+    if n_grid is not None and (save_steps or n_split):
+        table = fixed_step_grid(float(t0), float(t1), float(dt), grid_jumps, dtype)
+    saves = None  # saved samples that fall on grid points, in a concrete call: the own loop saves them
+    if save_ts is not None and n_grid is not None and not traced:
+        k_save = _save_steps_on_grid(float(t0), float(t1), n_grid, table, save_times)
+        saves = None if k_save is None else _GridSaves(ts=save_ts, steps=jnp.asarray(k_save))
+    own_loop = _own_loop_applies(progress, adjoint, inner)
+    on_grid = n_grid is not None and own_loop and (save_ts is None or saves is not None)
     own_adaptive = adaptive and own_loop and not save_steps and not traced
     call = _CallInfo(name, dt, max_steps, max_spikes, adaptive, save_steps)
     if adaptive and not own_adaptive and not _is_traced(stimulus) and not _is_traced((t0,)):
@@ -452,17 +460,16 @@ def simulate(
             raise ValueError("stimulus returns NaN or inf")
     if on_grid:  # solve and collect in one compiled call: at small N the dispatches cost more than the steps
         # a table of step times only where needed (saving every step, or a jump split a step)
-        table = fixed_step_grid(float(t0), float(t1), float(dt), grid_jumps, dtype) if save_steps or n_split else None
         times = _StepTimes(t0=t0a, t1=t1a, ts=table, n=n_grid + n_split)
         plan = _SolvePlan(_solve_on_grid_and_collect,
-                          (model, stimulus, inner, y0, times, thr, config, adjoint.checkpoints, t0a, t1a), call)
+                          (model, stimulus, inner, y0, times, thr, config, adjoint.checkpoints, t0a, t1a, saves), call)
     elif own_adaptive:
         t1_floor = clip_floor(float(t1), dtype)
         # without dt, 0.01 ms: the first step diffeqsolve takes (it wraps the term, which
         # makes diffrax's PIDController skip its initial-step estimate)
         dt0 = _scalar(_DEFAULT_FIRST_STEP if dt is None else dt, dtype)
         plan = _SolvePlan(_solve_adaptive_and_collect,
-                          (model, stimulus, inner, y0, t0a, t1a, t1_floor, dt0, thr, jumps, config), call)
+                          (model, stimulus, inner, y0, t0a, t1a, t1_floor, dt0, thr, jumps, config, save_ts), call)
     else:
         step_ts = None if n_grid is None else fixed_step_grid(float(t0), float(t1), float(dt), grid_jumps, dtype)
         result, status, code = _solve_and_collect(model, stimulus, inner, y0, t0a, t1a, dt_arr, thr, save_ts, jumps,
@@ -589,12 +596,12 @@ def _solve_and_collect(model, stimulus, inner, init, t0, t1, dt, threshold, save
     return result, status, sol.result
 
 
-def _own_loop_applies(save_ts, progress, adjoint, inner) -> bool:
-    """Spikes/final state (or, on a fixed grid, every step) saved, no progress bar,
-    checkpointed backpropagation, an explicit solver: hhjax drives the diffrax solver's
-    steps itself — on a known fixed grid (`_solve_on_grid`), or adaptively in a concrete
-    call (`adaptive_steps`); the caller checks those conditions."""
-    return (save_ts is None and not progress
+def _own_loop_applies(progress, adjoint, inner) -> bool:
+    """No progress bar, checkpointed backpropagation, an explicit solver: hhjax drives the
+    diffrax solver's steps itself — on a known fixed grid (`_solve_on_grid`: spikes, every
+    step, or samples on grid points in a concrete call), or adaptively in a concrete call
+    (`adaptive_steps`: spikes and samples); the caller checks those conditions."""
+    return (not progress
             and type(adjoint) is dfx.RecursiveCheckpointAdjoint
             and not isinstance(inner, dfx.AbstractImplicitSolver))
 
@@ -629,8 +636,36 @@ class _StepTimes(eqx.Module):
         return self.t0 + kf * h, jnp.where(k + 1 < self.n, self.t0 + (kf + 1) * h, self.t1)
 
 
+class _GridSaves(eqx.Module):
+    """Samples to save on the fixed grid: their times `ts` (ms, as asked) and the grid
+    index of each (`steps`: the state after that many steps; ascending)."""
+
+    ts: Array
+    steps: Array
+
+
+def _save_steps_on_grid(t0: float, t1: float, n: int, table, save_ts: np.ndarray):
+    """The grid index of each save time (ms), or None when one falls between grid points
+    (more than 1e-6 of a step away). `table`: the grid's step times where jumps split
+    steps (a save time on a split jump takes the nearer of its two points), else None
+    (the uniform grid of `n` steps)."""
+    h = (t1 - t0) / n
+    if table is None:
+        k = np.rint((save_ts - t0) / h).astype(np.int64)
+        k = np.clip(k, 0, n)
+        on_grid = np.where(k == n, t1, t0 + (t1 - t0) * (k / n))
+    else:
+        grid = np.asarray(table, np.float64)
+        j = np.clip(np.searchsorted(grid, save_ts), 1, len(grid) - 1)
+        k = np.where(save_ts - grid[j - 1] <= grid[j] - save_ts, j - 1, j)
+        on_grid = grid[k]
+    if np.any(np.abs(on_grid - save_ts) > 1e-6 * h):
+        return None
+    return k
+
+
 @eqx.filter_jit
-def _solve_on_grid(model, stimulus, inner, init, times: _StepTimes, threshold, config, checkpoints):
+def _solve_on_grid(model, stimulus, inner, init, times: _StepTimes, threshold, config, checkpoints, saves=None):
     """Step the diffrax solver `inner` (wrapped in the `SpikeRecorder`) over the fixed grid
     `times` with a loop of our own: the same steps as `diffeqsolve` with `StepTo`, without
     its per-step controller, saving and event machinery (which at N = 1 cost more than the
@@ -638,7 +673,8 @@ def _solve_on_grid(model, stimulus, inner, init, times: _StepTimes, threshold, c
     forward loop (`_forward_steps`: spike by spike for small populations, in blocks for
     large ones), differentiated through equinox's checkpointed while loop — the one behind
     diffrax's `RecursiveCheckpointAdjoint` — so gradient memory stays O(N·√steps) (see
-    `_all_steps`); saving every step uses a scan."""
+    `_all_steps`); saving every step uses a scan; saving at grid points (`saves`, concrete
+    calls only: not differentiable) runs the forward loop from one saved sample to the next."""
     y0 = init.of(model)
     term = model_term(model, inner)
     solver = SpikeRecorder(inner, model, threshold, config.max_spikes)
@@ -656,6 +692,9 @@ def _solve_on_grid(model, stimulus, inner, init, times: _StepTimes, threshold, c
 
         (y, (_, buf)), ys = jax.lax.scan(body, (y0, state0), jnp.arange(n))
         ts, ys = (times.ts[1:], times.ts[1:]), (jax.tree.map(lambda x: x[None], y), ys)
+    elif saves is not None:
+        y, buf, ys = _forward_steps_saving(solver, stimulus, times, y0, state0, saves.steps)
+        ts, ys = (times.t1[None], saves.ts), (jax.tree.map(lambda x: x[None], y), ys)
     else:
         y, buf = _all_steps(solver, stimulus, times, y0, state0, checkpoints)
         ts, ys = (times.t1[None],), (jax.tree.map(lambda x: x[None], y),)
@@ -675,10 +714,36 @@ _CLEAN_BLOCKS_BEFORE_GROWING = 8
 
 def _forward_steps(solver, stimulus, times, y0, state0):
     """All steps, forward only: the final state and the spike buffer."""
+    steps = _forward_step_range(solver, stimulus, times, y0)
+    y, (_, buf) = steps(0, times.n, y0, state0)
+    return y, buf
+
+
+def _forward_steps_saving(solver, stimulus, times, y0, state0, save_steps):
+    """All steps, forward only, keeping the state after each of `save_steps` (grid
+    indices, ascending; 0 is the initial state): the final state, the spike buffer and the
+    saved states (time axis first)."""
+    steps = _forward_step_range(solver, stimulus, times, y0)
+
+    def to_next_sample(carry, k_save):
+        k, y, state = carry
+        y, state = steps(k, k_save, y, state)
+        return (k_save, y, state), y
+
+    # the steps after the last sample are one more segment of the same scan (a second call
+    # of `steps` would compile the step twice)
+    ends = jnp.concatenate([save_steps, jnp.full((1,), times.n, save_steps.dtype)])
+    (_, y, (_, buf)), ys = jax.lax.scan(to_next_sample, (jnp.asarray(0, save_steps.dtype), y0, state0), ends)
+    return y, buf, jax.tree.map(lambda x: x[:-1], ys)
+
+
+def _forward_step_range(solver, stimulus, times, y0):
+    """`steps(k0, k1, y, (inner, buffer)) -> (y, (inner, buffer))`: grid steps k0 … k1 − 1,
+    forward only, spike by spike for small populations and in blocks for large ones."""
     advance = _packed_advance(solver.forward_only(), stimulus, times)
     if jnp.size(solver.model.voltage(y0)) >= _BLOCKED_FROM_NEURONS:
-        return _steps_in_blocks(advance, times.n, y0, state0)
-    return _steps_until_spikes(advance, times.n, y0, state0)
+        return functools.partial(_steps_in_blocks, advance)
+    return functools.partial(_steps_until_spikes, advance)
 
 
 def _packed_advance(solver, stimulus, times):
@@ -706,7 +771,7 @@ def _packed_advance(solver, stimulus, times):
     return advance
 
 
-def _steps_until_spikes(advance, n: int, y0, state0):
+def _steps_until_spikes(advance, k0, n, y0, state0):
     """All `n` steps without a branch per step, for small populations: an inner loop
     advances until some neuron fired (or the grid ends), then that step's crossings go into
     the spike buffer with one scatter. On the CPU a conditional costs more than a small
@@ -726,11 +791,11 @@ def _steps_until_spikes(advance, n: int, y0, state0):
             lambda c: (c[0] < n) & ~jnp.any(c[3]), step, (k, y, inner, none_fired, jnp.zeros_like(V)))
         return k, y, inner, buf.record(fired, t_cross)
 
-    _, y, _, buf = jax.lax.while_loop(lambda c: c[0] < n, until_spike, (jnp.asarray(0), y0, inner0, buf0))
-    return y, buf
+    _, y, inner, buf = jax.lax.while_loop(lambda c: c[0] < n, until_spike, (jnp.asarray(k0), y0, inner0, buf0))
+    return y, (inner, buf)
 
 
-def _steps_in_blocks(advance, n: int, y0, state0):
+def _steps_in_blocks(advance, k0, n, y0, state0):
     """All `n` steps in blocks of up to `_MAX_BLOCK_STEPS`, for large populations, where
     some neuron fires on most steps and recording spike by spike would cost a scatter over
     the whole population (a serial loop on the CPU) nearly every step.
@@ -768,9 +833,9 @@ def _steps_in_blocks(advance, n: int, y0, state0):
         clean = jnp.where(twice | grow, 0, clean + 1)
         return jnp.where(twice, k, end), length, clean, y, inner, buf
 
-    init = (jnp.asarray(0), jnp.asarray(_MAX_BLOCK_STEPS), jnp.asarray(0), y0, inner0, buf0)
-    _, _, _, y, _, buf = jax.lax.while_loop(lambda c: c[0] < n, block, init)
-    return y, buf
+    init = (jnp.asarray(k0), jnp.asarray(_MAX_BLOCK_STEPS), jnp.asarray(0), y0, inner0, buf0)
+    _, _, _, y, inner, buf = jax.lax.while_loop(lambda c: c[0] < n, block, init)
+    return y, (inner, buf)
 
 
 def _checkpointed_steps(solver, stimulus, times, y0, state0, checkpoints):
@@ -889,13 +954,15 @@ def _collect_with_status(model, stimulus, sol, buf: SpikeBuffer, t0, t1, thr, co
 
 
 @eqx.filter_jit
-def _solve_on_grid_and_collect(model, stimulus, inner, init, times, threshold, config, checkpoints, t0, t1):
+def _solve_on_grid_and_collect(model, stimulus, inner, init, times, threshold, config, checkpoints, t0, t1,
+                               saves=None):
     """The fixed-grid solve and `_collect_with_status` as one compiled call."""
-    sol, buf = _solve_on_grid(model, stimulus, inner, init, times, threshold, config, checkpoints)
+    sol, buf = _solve_on_grid(model, stimulus, inner, init, times, threshold, config, checkpoints, saves)
     return *_collect_with_status(model, stimulus, sol, buf, t0, t1, threshold, config), None
 
 
-def _solve_adaptive_and_collect(model, stimulus, inner, init, t0, t1, t1_floor, dt0, threshold, jumps, config):
+def _solve_adaptive_and_collect(model, stimulus, inner, init, t0, t1, t1_floor, dt0, threshold, jumps, config,
+                                save_ts=None):
     """An adaptive spikes-only solve on hhjax's own loop (`adaptive_steps`: diffeqsolve's
     steps without its saving and event machinery) and `_collect_with_status`, as one
     compiled call."""
@@ -903,9 +970,11 @@ def _solve_adaptive_and_collect(model, stimulus, inner, init, t0, t1, t1_floor, 
     term = model_term(model, inner)
     solver = SpikeRecorder(inner, model, threshold, config.max_spikes).forward_only()
     controller = dfx.PIDController(rtol=config.rtol, atol=config.atol, jump_ts=jumps, norm=rms_norm_of_all)
-    y, buf, stats, code = adaptive_steps(solver, term, controller, t0, t1, t1_floor, dt0, y0, stimulus,
-                                         config.max_steps)
-    sol = _GridSolution(ts=(t1[None],), ys=(jax.tree.map(lambda x: x[None], y),), stats=stats, result=code)
+    y, buf, stats, code, ys = adaptive_steps(solver, term, controller, t0, t1, t1_floor, dt0, y0, stimulus,
+                                             config.max_steps, save_ts)
+    ts, ys = ((t1[None],), (jax.tree.map(lambda x: x[None], y),)) if ys is None else \
+        ((t1[None], save_ts), (jax.tree.map(lambda x: x[None], y), ys))
+    sol = _GridSolution(ts=ts, ys=ys, stats=stats, result=code)
     return *_collect_with_status(model, stimulus, sol, buf, t0, t1, threshold, config), code
 
 
