@@ -67,7 +67,8 @@ def _overhead(ax, results):
 def _compile(ax, results):
     rows = results["compile"]
     ax.bar(range(len(rows)), [r["compile_s"] for r in rows])
-    ax.set_xticks(range(len(rows)), [f"{r['model']}\n{r['solver']}" for r in rows], fontsize=7)
+    ax.set_xticks(range(len(rows)), [f"{r['model']}\n{r['solver']}" + ("\nsaves V" if r.get("save_every") else "")
+                                     for r in rows], fontsize=7)
     ax.axhline(1.0, color="grey", lw=0.8)
     ax.set(ylabel="s", title="trace + compile time of simulate")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -51,9 +52,26 @@ class RK4Interpolation(_PointwiseInterpolation):
         return jax.tree.map(one, self.y0, self.k)
 
 
+# From this many state elements on (HH: 8 neurons), RK4 keeps each stage's increments in
+# memory (see `_in_memory`). HH, float32, ns per neuron-step without → with (one process
+# each, best of 3): N = 10 261 → 193, 100 83 → 37, 1,000 125 → 35, 10,000 117 → 24,
+# 100,000 82 → 14; at N = 1 the three conditionals cost ~12 % (1.26 → 1.42 µs per step).
+STAGES_IN_MEMORY_FROM = 32
+
+
+def _in_memory(finite_step, k):
+    """The stage increments `k`, written to memory before the next stage reads them.
+    Left to itself, XLA fuses the whole written-out step into each state variable's
+    output and recomputes the earlier stages' arithmetic in every one of them (HH: four
+    outputs, ~380 operations each). A conditional is a fusion boundary; its predicate (a
+    finite step) is true whenever the step means anything (a non-finite step gives NaN,
+    as it would anyway)."""
+    return jax.lax.cond(finite_step, lambda k: k, lambda k: jax.tree.map(lambda x: jnp.full_like(x, jnp.nan), k), k)
+
+
 class RK4(dfx.AbstractSolver):
     """The classic fourth-order Runge–Kutta method (fixed steps only), written out stage
-    by stage (about 1.4× faster per step than diffrax's generic explicit-RK loop on this CPU)."""
+    by stage; for populations each stage's increments are kept in memory (`_in_memory`)."""
 
     term_structure: ClassVar = dfx.AbstractTerm
     interpolation_cls: ClassVar[Callable[..., RK4Interpolation]] = RK4Interpolation
@@ -72,9 +90,14 @@ class RK4(dfx.AbstractSolver):
         def axpy(a, k):
             return jax.tree.map(lambda y, ki: y + a * ki, y0, k)
 
-        k1 = terms.vf_prod(t0, y0, args, h)
-        k2 = terms.vf_prod(t0 + half, axpy(0.5, k1), args, h)
-        k3 = terms.vf_prod(t0 + half, axpy(0.5, k2), args, h)
+        if sum(jnp.size(x) for x in jax.tree.leaves(y0)) >= STAGES_IN_MEMORY_FROM:
+            stage = functools.partial(_in_memory, jnp.isfinite(h))
+        else:
+            def stage(k):
+                return k
+        k1 = stage(terms.vf_prod(t0, y0, args, h))
+        k2 = stage(terms.vf_prod(t0 + half, axpy(0.5, k1), args, h))
+        k3 = stage(terms.vf_prod(t0 + half, axpy(0.5, k2), args, h))
         k4 = terms.vf_prod(t1, axpy(1.0, k3), args, h)
         y1 = jax.tree.map(lambda y, a, b, c, d: y + (a + 2 * (b + c) + d) / 6, y0, k1, k2, k3, k4)
         k = jax.tree.map(lambda *ks: jnp.stack(ks), k1, k2, k3, k4)
