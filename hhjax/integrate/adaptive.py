@@ -86,6 +86,7 @@ def adaptive_steps(solver: SpikeRecorder, term, controller, t0, t1, t1_floor, dt
         if saved is None:
             return None
         interp = solver.interpolation_cls(t0=t_a, t1=t_b, **dense)
+        n_save = save_ts.shape[0]
 
         def more(c):
             i = c[0]
@@ -123,8 +124,7 @@ def adaptive_steps(solver: SpikeRecorder, term, controller, t0, t1, t1_floor, dt
 
     saved0 = None
     if save_ts is not None:
-        n_save = save_ts.shape[0]
-        saved0 = (jnp.asarray(0), jax.tree.map(lambda x: jnp.full((n_save,) + x.shape, jnp.nan, x.dtype), y0))
+        saved0 = (jnp.asarray(0), jax.tree.map(lambda x: jnp.full(save_ts.shape + x.shape, jnp.nan, x.dtype), y0))
     init = (jnp.asarray(t0), t_first, y0, inner0, buf0, controller_state, jnp.asarray(False), saved0,
             jnp.zeros(2, jnp.int32), ok)
     final = jax.lax.while_loop(cond, body, init)

@@ -440,7 +440,7 @@ def simulate(
                      max_spikes=max(max_spikes, 1), progress=progress, save_step=save_steps)
     traced = _is_traced((model, stimulus, y0, t0a, t1a))
     adjoint = adjoint or dfx.RecursiveCheckpointAdjoint()
-    table = None  # the grid's step times, where a jump splits a step
+    table = None  # the grid's step times: only where needed (saving every step, or a jump split a step)
     if n_grid is not None and (save_steps or n_split):
         table = fixed_step_grid(float(t0), float(t1), float(dt), grid_jumps, dtype)
     saves = None  # saved samples that fall on grid points, in a concrete call: the own loop saves them
@@ -459,7 +459,6 @@ def simulate(
         if not np.all(np.isfinite(I0)):
             raise ValueError("stimulus returns NaN or inf")
     if on_grid:  # solve and collect in one compiled call: at small N the dispatches cost more than the steps
-        # a table of step times only where needed (saving every step, or a jump split a step)
         times = _StepTimes(t0=t0a, t1=t1a, ts=table, n=n_grid + n_split)
         plan = _SolvePlan(_solve_on_grid_and_collect,
                           (model, stimulus, inner, y0, times, thr, config, adjoint.checkpoints, t0a, t1a, saves), call)
@@ -471,7 +470,9 @@ def simulate(
         plan = _SolvePlan(_solve_adaptive_and_collect,
                           (model, stimulus, inner, y0, t0a, t1a, t1_floor, dt0, thr, jumps, config, save_ts), call)
     else:
-        step_ts = None if n_grid is None else fixed_step_grid(float(t0), float(t1), float(dt), grid_jumps, dtype)
+        step_ts = table
+        if n_grid is not None and step_ts is None:  # diffeqsolve's StepTo needs the whole grid
+            step_ts = fixed_step_grid(float(t0), float(t1), float(dt), grid_jumps, dtype)
         result, status, code = _solve_and_collect(model, stimulus, inner, y0, t0a, t1a, dt_arr, thr, save_ts, jumps,
                                                   step_ts, config, adjoint, throw=traced)
         return _finish(model, result, status, code, call)
@@ -972,9 +973,10 @@ def _solve_adaptive_and_collect(model, stimulus, inner, init, t0, t1, t1_floor, 
     controller = dfx.PIDController(rtol=config.rtol, atol=config.atol, jump_ts=jumps, norm=rms_norm_of_all)
     y, buf, stats, code, ys = adaptive_steps(solver, term, controller, t0, t1, t1_floor, dt0, y0, stimulus,
                                              config.max_steps, save_ts)
-    ts, ys = ((t1[None],), (jax.tree.map(lambda x: x[None], y),)) if ys is None else \
-        ((t1[None], save_ts), (jax.tree.map(lambda x: x[None], y), ys))
-    sol = _GridSolution(ts=ts, ys=ys, stats=stats, result=code)
+    ts, saved = (t1[None],), (jax.tree.map(lambda x: x[None], y),)
+    if ys is not None:
+        ts, saved = ts + (save_ts,), saved + (ys,)
+    sol = _GridSolution(ts=ts, ys=saved, stats=stats, result=code)
     return *_collect_with_status(model, stimulus, sol, buf, t0, t1, threshold, config), code
 
 
