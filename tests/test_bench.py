@@ -293,7 +293,7 @@ def test_rms_norm_of_all_is_the_rms_of_every_element():
 def test_compile_options_fall_back_where_unknown():
     """`JitWithOptions`: an option this jaxlib does not know gives the plain compilation
     (the same result, remembered); an error of the function itself still surfaces."""
-    from hhjax.integrate.xla_options import JitWithOptions
+    from hhjax.integrate.compiled import JitWithOptions
     f = JitWithOptions(lambda x: 2 * x + 1, {"xla_no_such_option_in_any_jaxlib": True})
     np.testing.assert_array_equal(f(jnp.arange(3.0)), [1.0, 3.0, 5.0])
     assert f.tuned is None

@@ -21,7 +21,7 @@ from ..stimuli import AbstractStimulus, as_stimulus, step_average
 from .adaptive import adaptive_steps, clip_floor, rms_norm_of_all
 from .solvers import ADAPTIVE_BY_DEFAULT, ExponentialEuler, ModelTerm, get_solver, is_adaptive_capable
 from .spikes import SpikeBuffer, SpikeRecorder
-from .xla_options import CLASSIC_CPU_EMITTERS, JitWithOptions
+from .compiled import CLASSIC_CPU_EMITTERS, CompiledSolve
 
 
 class SimulationError(RuntimeError):
@@ -476,7 +476,7 @@ def simulate(
         result, status, code = _solve_and_collect(model, stimulus, inner, y0, t0a, t1a, dt_arr, thr, save_ts, jumps,
                                                   step_ts, config, adjoint, throw=traced)
         return _finish(model, result, status, code, call)
-    if repeat is not None:
+    if repeat is not None and all(_cacheable(obj) for obj in repeat[0]):
         _REPEATS.store(*repeat, plan)
     return plan.run()
 
@@ -502,23 +502,24 @@ def _finish(model, result, status, code, call: _CallInfo):
     if call.max_spikes == 0:
         empty = jnp.full(result.spike_counts.shape + (0,), jnp.nan, result.spike_times.dtype)
         result = eqx.tree_at(lambda r: r.spike_times, result, empty)
-    if not _is_traced(result):
+    if not isinstance(status, jax.core.Tracer):  # (traced exactly when the solve's inputs are)
         _raise_on_failure(code, np.asarray(status), call)
     return result
 
 
-class _SolvePlan(eqx.Module):
-    """A `simulate` call on one of hhjax's own loops: its compiled solve (`solve`, returning
-    (result, status, diffrax result or None)) and everything passed to it; `run()` solves
-    and checks. Kept in `_REPEATS` so that the same call again skips the preparation."""
+class _SolvePlan:
+    """A `simulate` call on one of hhjax's own loops: its compiled solve bound to its
+    arguments (`CompiledSolve.bind`; the solve returns (result, status, diffrax result or
+    None)); `run()` solves and checks. Kept in `_REPEATS` so that the same call again skips
+    the preparation and the per-call handling of the arguments."""
 
-    solve: Any = eqx.field(static=True)
-    args: tuple  # (model, ...)
-    call: _CallInfo = eqx.field(static=True)
+    def __init__(self, solve: CompiledSolve, args: tuple, call: _CallInfo):
+        self.model, self.call = args[0], call
+        self.bound = solve.bind(*args)
 
     def run(self) -> Simulation:
-        result, status, code = self.solve(*self.args)
-        return _finish(self.args[0], result, status, code, self.call)
+        result, status, code = self.bound()
+        return _finish(self.model, result, status, code, self.call)
 
 
 _PLAIN = (bool, int, float, str, type(None))
@@ -529,7 +530,8 @@ _DEFAULT_FIRST_STEP = 0.01
 def _repeat_key(model, stimulus, *options):
     """(objects, tag) keying `_REPEATS`, or None when the call is not a plain repeatable
     one: options all Python scalars/strings (no initial state, no adjoint), model and
-    stimulus cacheable modules (or a number/text stimulus, then part of the tag)."""
+    stimulus modules (or a number/text stimulus, then part of the tag). Only calls whose
+    objects are `_cacheable` are stored, so a hit needs no check of their leaves."""
     (t0, t1, dt, solver, adaptive, rtol, atol, dtype, y0, save_every, threshold, max_spikes, max_steps,
      progress, adjoint) = options
     if y0 is not None or adjoint is not None or progress or save_every is not None:
@@ -541,7 +543,7 @@ def _repeat_key(model, stimulus, *options):
         return None
     by_value = type(stimulus) in _PLAIN
     objects = (model,) if by_value else (model, stimulus)
-    if not all(isinstance(obj, eqx.Module) and _cacheable(obj) for obj in objects):
+    if not all(isinstance(obj, eqx.Module) for obj in objects):
         return None
     tag = (stimulus if by_value else None, bool(jax.config.jax_enable_x64)) + tuple((type(x), x) for x in plain)
     return objects, tag
@@ -954,12 +956,14 @@ def _collect_with_status(model, stimulus, sol, buf: SpikeBuffer, t0, t1, thr, co
     return result, jnp.concatenate([worst, solver_flags.astype(jnp.int32)])
 
 
-@eqx.filter_jit
 def _solve_on_grid_and_collect(model, stimulus, inner, init, times, threshold, config, checkpoints, t0, t1,
                                saves=None):
     """The fixed-grid solve and `_collect_with_status` as one compiled call."""
     sol, buf = _solve_on_grid(model, stimulus, inner, init, times, threshold, config, checkpoints, saves)
     return *_collect_with_status(model, stimulus, sol, buf, t0, t1, threshold, config), None
+
+
+_solve_on_grid_and_collect = CompiledSolve(_solve_on_grid_and_collect)
 
 
 def _solve_adaptive_and_collect(model, stimulus, inner, init, t0, t1, t1_floor, dt0, threshold, jumps, config,
@@ -980,7 +984,7 @@ def _solve_adaptive_and_collect(model, stimulus, inner, init, t0, t1, t1_floor, 
     return *_collect_with_status(model, stimulus, sol, buf, t0, t1, threshold, config), code
 
 
-_solve_adaptive_and_collect = JitWithOptions(_solve_adaptive_and_collect, CLASSIC_CPU_EMITTERS)
+_solve_adaptive_and_collect = CompiledSolve(_solve_adaptive_and_collect, CLASSIC_CPU_EMITTERS)
 
 
 def _raise_on_failure(code, status, call: _CallInfo):
