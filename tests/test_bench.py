@@ -390,6 +390,31 @@ def test_prepared_inputs_are_reused_only_for_the_same_unchanged_objects():
             hj.simulate(model, stim, t1=20.0, solver="euler", dt=0.5)
 
 
+def test_a_bound_solve_equals_the_filtered_call_and_shares_its_program():
+    """`CompiledSolve.bind`: the same outputs as the `filter_jit`-style call (non-array
+    output parts included), one program for every binding of the same structure, a new one
+    for a different static part, and the filtered call for traced arguments."""
+    from hhjax.integrate.compiled import CompiledSolve
+
+    def fn(params, x, scale):
+        return {"y": params["a"] * x + params["b"], "n": scale}, x.sum() * scale
+
+    solve = CompiledSolve(fn)
+    params = {"a": np.arange(3.0), "b": jnp.ones(3)}
+    x = np.linspace(0.0, 1.0, 3)
+    bound = solve.bind(params, x, 2)
+    got, want = bound(), solve(params, x, 2)
+    np.testing.assert_array_equal(got[0]["y"], want[0]["y"])
+    assert got[0]["n"] == 2 and float(got[1]) == float(want[1]) == 3.0
+    other = solve.bind({"a": np.ones(3), "b": np.zeros(3)}, x, 2)
+    np.testing.assert_array_equal(other()[0]["y"], x)
+    assert len(solve.programs) == 1
+    solve.bind(params, x, 3)
+    assert len(solve.programs) == 2
+    traced = jax.jit(lambda s: solve.bind(params, x * s, 2)()[1])(2.0)
+    assert float(traced) == 6.0 and len(solve.programs) == 2
+
+
 def test_a_model_reused_across_jitted_callers_leaks_no_tracers():
     """Preparing a model or a whole call while `jit` traces the caller must not cache the
     traced result: the same model and stimulus objects in a second jitted function (and

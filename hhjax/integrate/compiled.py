@@ -74,8 +74,9 @@ class CompiledSolve:
         leaves, structure = jax.tree.flatten(dynamic)
         if any(isinstance(x, jax.core.Tracer) for x in leaves):
             return lambda: self.filtered(*args)
-        try:
-            key = (structure, static)
+        static_leaves, static_structure = jax.tree.flatten(static)
+        try:  # (typed: 2 and 2.0 trace differently)
+            key = (structure, static_structure, tuple((type(x), x) for x in static_leaves))
             program = self.programs.get(key)
         except TypeError:  # a non-array part that cannot be hashed
             return lambda: self.filtered(*args)
@@ -83,7 +84,8 @@ class CompiledSolve:
             if len(self.programs) >= self.cache_size:
                 self.programs.pop(next(iter(self.programs)))
             program = self.programs[key] = _FlatProgram(self.fn, self.options, structure, static)
-        leaves = [jax.device_put(x) for x in leaves]
+        with jax.ensure_compile_time_eval():  # concrete arrays even while `jit` traces a caller
+            leaves = [jax.device_put(x) for x in leaves]
         return lambda: program(leaves)
 
 

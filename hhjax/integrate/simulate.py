@@ -476,7 +476,7 @@ def simulate(
         result, status, code = _solve_and_collect(model, stimulus, inner, y0, t0a, t1a, dt_arr, thr, save_ts, jumps,
                                                   step_ts, config, adjoint, throw=traced)
         return _finish(model, result, status, code, call)
-    if repeat is not None and all(_cacheable(obj) for obj in repeat[0]):
+    if repeat is not None and not plan.traced and all(_cacheable(obj) for obj in repeat[0]):
         _REPEATS.store(*repeat, plan)
     return plan.run()
 
@@ -515,6 +515,7 @@ class _SolvePlan:
 
     def __init__(self, solve: CompiledSolve, args: tuple, call: _CallInfo):
         self.model, self.call = args[0], call
+        self.traced = _is_traced(args)  # prepared while `jit` traced the caller: never reused
         self.bound = solve.bind(*args)
 
     def run(self) -> Simulation:
