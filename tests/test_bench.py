@@ -117,14 +117,16 @@ def test_shared_rates_keep_rk4_on_the_reference(hh_reference, dtype, tol):
 # --- the fixed-grid driver is the diffrax solve ---------------------------------------
 
 
-@pytest.fixture(params=["spike by spike", "in blocks"])
+@pytest.fixture(params=["spike by spike", "in blocks", "in blocks, paired steps"])
 def forward_loop(request, monkeypatch):
     """Runs a test with each of the forward loops: small populations record spike by spike,
-    large ones step in blocks; "in blocks" lowers the size limit so that every population
-    takes the blocked loop (jit caches cleared so that no earlier trace is reused)."""
+    large ones step in blocks, the largest two steps per iteration; the blocked variants
+    lower the size limits so that every population takes them (jit caches cleared so that
+    no earlier trace is reused)."""
     simulate_module = sys.modules["hhjax.integrate.simulate"]
-    if request.param == "in blocks":
+    if request.param != "spike by spike":
         monkeypatch.setattr(simulate_module, "_BLOCKED_FROM_NEURONS", 1)
+    monkeypatch.setattr(simulate_module, "_PAIRED_FROM_NEURONS", 1 if request.param.endswith("paired steps") else 10**12)
     jax.clear_caches()
     yield request.param
     jax.clear_caches()

@@ -710,6 +710,11 @@ def _solve_on_grid(model, stimulus, inner, init, times: _StepTimes, threshold, c
 # spike by spike (`_steps_until_spikes`), where a block's fixed cost (~8 µs per block at
 # N = 1 on a 2-core CPU) would outweigh the scatters it saves.
 _BLOCKED_FROM_NEURONS = 1_000
+# From this size on the blocks step two at a time (`_steps_in_blocks`, `paired`): HH Euler
+# float32 on a 2-core CPU, neuron-steps/s single → paired (two runs): N = 10,000 2.3–3.4e8 →
+# 4.4–4.5e8, 100,000 3.5–3.9e8 → 6.4–6.6e8 (float64 1.8 → 2.4e8); at N = 1,000–3,000 the
+# runs disagreed within their noise, and pairs compile the step twice.
+_PAIRED_FROM_NEURONS = 10_000
 # Longest block (steps). A block in which some neuron crossed twice is redone at half the
 # length; after this many clean blocks in a row the length doubles again.
 _MAX_BLOCK_STEPS = 128
@@ -745,8 +750,9 @@ def _forward_step_range(solver, stimulus, times, y0):
     """`steps(k0, k1, y, (inner, buffer)) -> (y, (inner, buffer))`: grid steps k0 … k1 − 1,
     forward only, spike by spike for small populations and in blocks for large ones."""
     advance = _packed_advance(solver.forward_only(), stimulus, times)
-    if jnp.size(solver.model.voltage(y0)) >= _BLOCKED_FROM_NEURONS:
-        return functools.partial(_steps_in_blocks, advance)
+    size = jnp.size(solver.model.voltage(y0))
+    if size >= _BLOCKED_FROM_NEURONS:
+        return functools.partial(_steps_in_blocks, advance, paired=size >= _PAIRED_FROM_NEURONS)
     return functools.partial(_steps_until_spikes, advance)
 
 
@@ -799,7 +805,7 @@ def _steps_until_spikes(advance, k0, n, y0, state0):
     return y, (inner, buf)
 
 
-def _steps_in_blocks(advance, k0, n, y0, state0):
+def _steps_in_blocks(advance, k0, n, y0, state0, paired: bool = False):
     """All `n` steps in blocks of up to `_MAX_BLOCK_STEPS`, for large populations, where
     some neuron fires on most steps and recording spike by spike would cost a scatter over
     the whole population (a serial loop on the CPU) nearly every step.
@@ -810,17 +816,30 @@ def _steps_in_blocks(advance, k0, n, y0, state0):
     never holds two crossings of one neuron, so this ends); after
     `_CLEAN_BLOCKS_BEFORE_GROWING` clean blocks the length doubles, up to the maximum. No
     conditional touches the buffer: on the CPU a `lax.cond` over it copied it (tried:
-    recording per block through `cond` was slower than recording every step)."""
+    recording per block through `cond` was slower than recording every step).
+
+    `paired`: each iteration of a block's loop takes two steps, the second inside a
+    conditional (taken unless the block ends after the first). That makes XLA write the
+    first step's state to fresh buffers; in a loop of single steps its copy insertion
+    copies every state variable on every step (each is overwritten in place while other
+    kernels still read its old value), which at large N costs about as much as the step."""
     n = jnp.asarray(n)
     inner0, buf0 = state0
     no_crossing = jnp.full(buf0.count.shape, jnp.nan, buf0.times.dtype)
 
-    def step(carry):
-        k, end, y, inner, first = carry
+    def one_step(k, y, inner, first):
         y, inner, fired, t_cross = advance(k, y, inner)
         again = jnp.full_like(first, -jnp.inf)
         first = jnp.where(fired, jnp.where(jnp.isnan(first), t_cross.astype(first.dtype), again), first)
-        return k + 1, end, y, inner, first
+        return y, inner, first
+
+    def step(carry):
+        k, end, y, inner, first = carry
+        y, inner, first = one_step(k, y, inner, first)
+        if not paired:
+            return k + 1, end, y, inner, first
+        y, inner, first = jax.lax.cond(k + 1 < end, lambda s: one_step(k + 1, *s), lambda s: s, (y, inner, first))
+        return k + 2, end, y, inner, first
 
     def block(carry):
         k, length, clean, y, inner, buf = carry
