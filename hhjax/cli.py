@@ -386,10 +386,16 @@ def cmd_report(a) -> int:
 
 
 def main(argv=None) -> int:
+    from .integrate.compiled import use_small_loop_kernels
+
+    use_small_loop_kernels()  # (before any JAX computation; never over the user's own backend options)
     p = argparse.ArgumentParser(
         prog="hhjax", description="Differentiable neuron dynamics in JAX.",
         epilog="Compiled programs are kept in ~/.cache/hhjax/xla between runs (set HHJAX_COMPILE_CACHE to "
-               "another folder, or to an empty string to switch this off; `hhjax bench` never uses it).")
+               "another folder, or to an empty string to switch this off; `hhjax bench` never uses it). Unless "
+               "XLA_FLAGS sets xla_backend_extra_options, hhjax adds "
+               "--xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold=65536 to it (small "
+               "populations step in one compiled function; hhjax.use_small_loop_kernels() in scripts).")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("simulate", help="simulate one model and write its spike times as JSON")

@@ -417,6 +417,46 @@ def test_a_bound_solve_equals_the_filtered_call_and_shares_its_program():
     assert float(traced) == 6.0 and len(solve.programs) == 2
 
 
+def test_small_loop_flag_is_added_only_where_it_can_act(monkeypatch):
+    """`use_small_loop_kernels`: adds the XLA flag to XLA_FLAGS before JAX's backends start,
+    keeps the user's other flags, never overrides their backend options, and does nothing
+    once the backends run (XLA has read its flags then)."""
+    from jax._src import xla_bridge
+
+    from hhjax.integrate.compiled import SMALL_LOOP_FLAG, use_small_loop_kernels
+    monkeypatch.setattr(xla_bridge, "backends_are_initialized", lambda: False)
+    env = {"XLA_FLAGS": "--xla_cpu_enable_fast_math=false"}
+    assert use_small_loop_kernels(env)
+    assert env["XLA_FLAGS"] == f"--xla_cpu_enable_fast_math=false {SMALL_LOOP_FLAG}"
+    assert not use_small_loop_kernels(env)  # already there
+    own = {"XLA_FLAGS": "--xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold=512"}
+    assert not use_small_loop_kernels(own) and own["XLA_FLAGS"].endswith("=512")
+    empty = {}
+    assert use_small_loop_kernels(empty) and empty["XLA_FLAGS"] == SMALL_LOOP_FLAG
+    monkeypatch.setattr(xla_bridge, "backends_are_initialized", lambda: True)
+    late = {}
+    assert not use_small_loop_kernels(late) and "XLA_FLAGS" not in late
+
+
+def test_small_loop_flag_makes_xla_compile_a_small_loop_as_one_function():
+    """In a fresh process, after `use_small_loop_kernels()`, XLA hoists a loop of ~10 KiB per
+    iteration into one function (a loop of that size is not hoisted by default)."""
+    code = textwrap.dedent("""
+        import sys
+        import hhjax
+        if sys.argv[1] == "flag":
+            assert hhjax.use_small_loop_kernels()
+        import jax, jax.numpy as jnp
+        loop = lambda x: jax.lax.fori_loop(0, 10, lambda i, x: jnp.sin(x) * x + 1.0, x)
+        print("small call" if "xla_cpu_small_call" in jax.jit(loop).lower(jnp.ones(1000)).compile().as_text()
+              else "kernels")
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    out = {mode: subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, check=True,
+                                env=env).stdout.split() for mode in ("flag", "default")}
+    assert out == {"flag": ["small", "call"], "default": ["kernels"]}
+
+
 def test_a_model_reused_across_jitted_callers_leaks_no_tracers():
     """Preparing a model or a whole call while `jit` traces the caller must not cache the
     traced result: the same model and stimulus objects in a second jitted function (and

@@ -9,7 +9,8 @@ on a flat list of device arrays (~50 µs).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import os
+from typing import Any, Callable, MutableMapping
 
 import equinox as eqx
 import jax
@@ -20,6 +21,31 @@ import jax
 # 1.17 -> 0.83 s on a 2-core CPU). The fixed-step loops keep the default emitters, which
 # run them faster. Other backends ignore the option.
 CLASSIC_CPU_EMITTERS = {"xla_cpu_use_fusion_emitters": False}
+
+# XLA's CPU runtime compiles a while loop into one function (instead of dispatching each of
+# its kernels on every iteration) only when one iteration accesses fewer bytes than this
+# threshold, 1 KiB by default: HH at N = 1 just fits, tv-LIF2HH and s-LIF2HH in float64 or
+# RK4/Tsit5 do not and then run 2-30x slower per step (README, "Benchmarks"). The threshold is
+# an XLA backend option that only XLA_FLAGS can set, once per process, before JAX starts its
+# backends: `use_small_loop_kernels` does that for the `hhjax` command.
+SMALL_LOOP_BYTES = 65_536
+SMALL_LOOP_FLAG = f"--xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold={SMALL_LOOP_BYTES}"
+
+
+def use_small_loop_kernels(environ: MutableMapping[str, str] | None = None) -> bool:
+    """Add `SMALL_LOOP_FLAG` to `XLA_FLAGS` in `environ` (default `os.environ`): XLA then
+    compiles each while loop of up to `SMALL_LOOP_BYTES` per iteration (small populations)
+    into one function. Only before JAX has started its backends (later, XLA has read its
+    flags already), and never over `xla_backend_extra_options` the user has set. Returns
+    whether the flag was added. Call it at the top of a script, before any JAX computation."""
+    from jax._src import xla_bridge
+
+    environ = os.environ if environ is None else environ
+    flags = environ.get("XLA_FLAGS", "")
+    if "xla_backend_extra_options" in flags or xla_bridge.backends_are_initialized():
+        return False
+    environ["XLA_FLAGS"] = f"{flags} {SMALL_LOOP_FLAG}".strip()
+    return True
 
 
 class JitWithOptions:
