@@ -466,8 +466,8 @@ def main(argv=None) -> int:
     b.add_argument("--only", default=None, help="comma-separated sections: throughput, compile, memory, accuracy, "
                                                 "gradient, ops, sharding, peers")
     b.add_argument("--skip", default=None, help="comma-separated sections to leave out")
-    b.add_argument("--peers", default=None, help="comma-separated peers (brainpy, jaxley, brian2-cython, "
-                                                 "brian2-cpp, neuron); default all installed")
+    b.add_argument("--peers", default=None, help="comma-separated peers (c-kernel, brainpy, jaxley, "
+                                                 "brian2-cython, brian2-cpp, neuron); default all installed")
     b.add_argument("--dtype", default=None, help="float32,float64 (default both)")
     b.add_argument("--out", default="bench.json")
     b.add_argument("--plot", default="bench.png", help="figure path ('' for none)")

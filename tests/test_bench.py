@@ -3,6 +3,7 @@ sharded populations, the suite itself and the peers (when installed)."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -592,6 +593,21 @@ def test_cli_bench_quick_runs(tmp_path):
     assert any(r["default"] and r["pareto"] for r in res["accuracy"])
     # cold compile and the first call in a new process with a warm persistent cache, per case
     assert all(r["compile_s"] > 0 and r["first_call_warm_cache_s"] > 0 for r in res["compile"])
+
+
+@pytest.mark.skipif(not (shutil.which("cc") or shutil.which("gcc")), reason="no C compiler")
+def test_c_kernel_agrees_with_hhjax():
+    """The hand-written C kernel (built here with OpenMP): the same spikes as hhjax in its
+    recording run, and its vectorised, threaded counting run counts the same spikes."""
+    from hhjax.bench.c_kernel import run_c_kernel
+    from hhjax.bench.suite import Settings, peers
+
+    res = peers(Settings(dtypes=("float64",), peer_ns=()), names=["c-kernel"], log=lambda s: None)["c-kernel"]
+    assert res["agree"] and res["max_dt_ms"] < 1e-9, res
+    currents = np.linspace(0.0, 20.0, 37)
+    recorded = run_c_kernel(currents, 4000, 0.01, "float64", record=True)
+    counted = run_c_kernel(currents, 4000, 0.01, "float64", record=False, threads=2)
+    assert counted.spike_counts == recorded.spike_counts and sum(counted.spike_counts) > 0
 
 
 @pytest.mark.parametrize("name", ["brainpy", "jaxley", "brian2-cpp", "neuron"])

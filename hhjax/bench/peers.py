@@ -287,7 +287,17 @@ def run_neuron(currents, steps: int, dt: float, dtype: str = "float64", threads:
     return PeerRun(spikes, seconds, f"NEURON implicit Euler, {threads} threads, float64", neuron.__version__)
 
 
+# --- a hand-written C kernel -------------------------------------------------------------
+
+def run_c_kernel(currents, steps: int, dt: float, dtype: str = "float64", record: bool = False) -> PeerRun:
+    """The C kernel of `hhjax.bench.c_kernel` (built with the system's C compiler)."""
+    from .c_kernel import run_c_kernel as run
+
+    return run(currents, steps, dt, dtype, record)
+
+
 RUNNERS = {
+    "c-kernel": run_c_kernel,
     "brainpy": run_brainpy,
     "jaxley": run_jaxley,
     "brian2-cython": lambda c, s, d, dtype="float64", record=True: run_brian2(c, s, d, dtype, "cython"),

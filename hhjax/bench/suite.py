@@ -455,6 +455,7 @@ def sharding(settings: Settings, log=print) -> dict:
 # --- peers ---------------------------------------------------------------------------------
 
 PEER_TOLERANCE_MS = {  # agreement with hhjax's forward Euler at dt = 0.01 ms
+    "c-kernel": 1e-6,       # the same method and crossing interpolation
     "brainpy": 1e-6,        # the same method and crossing interpolation
     "brian2-cython": 0.011,  # spike stamped on the step grid
     "brian2-cpp": 0.011,
