@@ -38,14 +38,23 @@ def use_small_loop_kernels(environ: MutableMapping[str, str] | None = None) -> b
     into one function. Only before JAX has started its backends (later, XLA has read its
     flags already), and never over `xla_backend_extra_options` the user has set. Returns
     whether the flag was added. Call it at the top of a script, before any JAX computation."""
-    from jax._src import xla_bridge
-
     environ = os.environ if environ is None else environ
     flags = environ.get("XLA_FLAGS", "")
-    if "xla_backend_extra_options" in flags or xla_bridge.backends_are_initialized():
+    if "xla_backend_extra_options" in flags or _backends_started():
         return False
     environ["XLA_FLAGS"] = f"{flags} {SMALL_LOOP_FLAG}".strip()
     return True
+
+
+def _backends_started() -> bool:
+    """Whether JAX has started its backends (and XLA read its flags); False where this jax
+    does not say (the flag is then added, and does nothing if it came too late)."""
+    try:
+        from jax._src import xla_bridge
+
+        return bool(xla_bridge.backends_are_initialized())
+    except (ImportError, AttributeError):
+        return False
 
 
 class JitWithOptions:
@@ -126,7 +135,7 @@ class _FlatProgram:
         def flat_fn(leaves):
             out = fn(*eqx.combine(jax.tree.unflatten(structure, leaves), static))
             arrays, out_static = eqx.partition(out, eqx.is_array)
-            self.out_static = None if all(x is None for x in jax.tree.leaves(out_static)) else out_static
+            self.out_static = out_static if jax.tree.leaves(out_static) else None  # (None leaves drop out)
             return arrays
 
         flat_fn.__name__ = getattr(fn, "__name__", "solve")
