@@ -88,13 +88,14 @@ def _library():
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         raise PeerUnavailable("no C compiler (cc/gcc) on PATH")
-    build = pathlib.Path(tempfile.mkdtemp(prefix="hhjax_c_kernel_"))
-    source, library = build / "hh.c", build / "hh.so"
-    source.write_text(_SOURCE)
-    done = subprocess.run([compiler, *_FLAGS, str(source), "-o", str(library), "-lm"], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise PeerUnavailable(f"the C kernel did not build ({compiler} {' '.join(_FLAGS)}): {done.stderr[-300:]}")
-    _LIBRARY.append(ctypes.CDLL(str(library)))
+    with tempfile.TemporaryDirectory(prefix="hhjax_c_kernel_") as build:  # (a loaded library outlives its file)
+        source, library = pathlib.Path(build) / "hh.c", pathlib.Path(build) / "hh.so"
+        source.write_text(_SOURCE)
+        done = subprocess.run([compiler, *_FLAGS, str(source), "-o", str(library), "-lm"], capture_output=True,
+                              text=True)
+        if done.returncode != 0:
+            raise PeerUnavailable(f"the C kernel did not build ({compiler} {' '.join(_FLAGS)}): {done.stderr[-300:]}")
+        _LIBRARY.append(ctypes.CDLL(str(library)))
     return _LIBRARY[0]
 
 
