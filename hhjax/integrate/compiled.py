@@ -46,6 +46,15 @@ def use_small_loop_kernels(environ: MutableMapping[str, str] | None = None) -> b
     return True
 
 
+def shaped_for_cpu() -> bool:
+    """Whether this compilation targets XLA's CPU backend, for which some loops take a
+    CPU-specific shape (RK4's stages kept in memory, paired steps: conditionals used as
+    fusion boundaries). On a GPU a conditional may cost a host synchronisation and XLA
+    fuses differently, so those loops keep their plain shape there (not measured: no GPU
+    was available)."""
+    return jax.default_backend() == "cpu"
+
+
 def _backends_started() -> bool:
     """Whether JAX has started its backends (and XLA read its flags); False where this jax
     does not say (the flag is then added, and does nothing if it came too late)."""

@@ -21,7 +21,7 @@ from ..stimuli import AbstractStimulus, as_stimulus, step_average
 from .adaptive import adaptive_steps, clip_floor, rms_norm_of_all
 from .solvers import ADAPTIVE_BY_DEFAULT, ExponentialEuler, ModelTerm, get_solver, is_adaptive_capable
 from .spikes import SpikeBuffer, SpikeRecorder
-from .compiled import CLASSIC_CPU_EMITTERS, CompiledSolve
+from .compiled import CLASSIC_CPU_EMITTERS, CompiledSolve, shaped_for_cpu
 
 
 class SimulationError(RuntimeError):
@@ -752,7 +752,7 @@ def _forward_step_range(solver, stimulus, times, y0):
     advance = _packed_advance(solver.forward_only(), stimulus, times)
     size = jnp.size(solver.model.voltage(y0))
     if size >= _BLOCKED_FROM_NEURONS:
-        return functools.partial(_steps_in_blocks, advance, paired=size >= _PAIRED_FROM_NEURONS)
+        return functools.partial(_steps_in_blocks, advance, paired=shaped_for_cpu() and size >= _PAIRED_FROM_NEURONS)
     return functools.partial(_steps_until_spikes, advance)
 
 

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 from diffrax._term import WrapTerm
 
 from .._numerics import x_over_one_minus_exp
+from .compiled import shaped_for_cpu
 
 
 class _PointwiseInterpolation(dfx.AbstractLocalInterpolation):
@@ -90,7 +91,7 @@ class RK4(dfx.AbstractSolver):
         def axpy(a, k):
             return jax.tree.map(lambda y, ki: y + a * ki, y0, k)
 
-        if sum(jnp.size(x) for x in jax.tree.leaves(y0)) >= STAGES_IN_MEMORY_FROM:
+        if shaped_for_cpu() and sum(jnp.size(x) for x in jax.tree.leaves(y0)) >= STAGES_IN_MEMORY_FROM:
             stage = functools.partial(_in_memory, jnp.isfinite(h))
         else:
             def stage(k):
