@@ -103,7 +103,7 @@ def run_c_kernel(currents, steps: int, dt: float, dtype: str = "float64", record
                  threads: int | None = None) -> PeerRun:
     """The C kernel on N neurons with constant `currents` (µA/cm²) from the steady state at
     −65 mV: `record` keeps spike times (single thread, not vectorised: for the agreement
-    check); otherwise counts only, on `threads` threads (default: every core), timed."""
+    check); otherwise counts only, on `threads` threads (default: every core this process may use), timed."""
     lib = _library()
     real = np.float64 if dtype == "float64" else np.float32
     suffix = "f64" if dtype == "float64" else "f32"
@@ -118,7 +118,7 @@ def run_c_kernel(currents, steps: int, dt: float, dtype: str = "float64", record
         return a.ctypes.data_as(ctypes.POINTER(kind))
 
     args = [ctypes.c_int(N), ctypes.c_int(steps), c_real(dt), ptr(I), *map(ptr, state), ptr(count, ctypes.c_int)]
-    threads = threads or os.cpu_count() or 1
+    threads = threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()) or 1
     if record:
         max_spikes = int(steps * dt / 4) + 8
         times = np.full((N, max_spikes), np.nan, real)
