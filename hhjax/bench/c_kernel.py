@@ -79,12 +79,13 @@ KERNELS(f32, float, expf, expm1f)
 """
 
 _FLAGS = ["-O3", "-march=native", "-ffast-math", "-fopenmp", "-shared", "-fPIC"]
-_LIBRARY: list = []  # the loaded library, built once per process
+_BUILT: list = []  # (the loaded library, the compiler's version line), built once per process
 
 
 def _library():
-    if _LIBRARY:
-        return _LIBRARY[0]
+    """(library, compiler version): the kernel built and loaded on first use."""
+    if _BUILT:
+        return _BUILT[0]
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         raise PeerUnavailable("no C compiler (cc/gcc) on PATH")
@@ -95,8 +96,9 @@ def _library():
                               text=True)
         if done.returncode != 0:
             raise PeerUnavailable(f"the C kernel did not build ({compiler} {' '.join(_FLAGS)}): {done.stderr[-300:]}")
-        _LIBRARY.append(ctypes.CDLL(str(library)))
-    return _LIBRARY[0]
+        lines = subprocess.run([compiler, "--version"], capture_output=True, text=True).stdout.splitlines()
+        _BUILT.append((ctypes.CDLL(str(library)), lines[0] if lines else compiler))
+    return _BUILT[0]
 
 
 def run_c_kernel(currents, steps: int, dt: float, dtype: str = "float64", record: bool = False,
@@ -104,7 +106,7 @@ def run_c_kernel(currents, steps: int, dt: float, dtype: str = "float64", record
     """The C kernel on N neurons with constant `currents` (µA/cm²) from the steady state at
     −65 mV: `record` keeps spike times (single thread, not vectorised: for the agreement
     check); otherwise counts only, on `threads` threads (default: every core this process may use), timed."""
-    lib = _library()
+    lib, version = _library()
     real = np.float64 if dtype == "float64" else np.float32
     suffix = "f64" if dtype == "float64" else "f32"
     N = len(currents)
@@ -126,15 +128,10 @@ def run_c_kernel(currents, steps: int, dt: float, dtype: str = "float64", record
         getattr(lib, f"hh_record_{suffix}")(*args, ptr(times), ctypes.c_int(max_spikes))
         seconds = time.perf_counter() - t
         spikes = [[float(x) for x in row[: min(c, max_spikes)]] for row, c in zip(times, count)]
-        return PeerRun(spikes, seconds, f"C, forward Euler, recording run (1 thread), {dtype}", _version())
+        return PeerRun(spikes, seconds, f"C, forward Euler, recording run (1 thread), {dtype}", version)
     t = time.perf_counter()
     getattr(lib, f"hh_count_{suffix}")(*args, ctypes.c_int(threads))
     seconds = time.perf_counter() - t
     return PeerRun(None, seconds, f"C, forward Euler, {threads} OpenMP threads, {' '.join(_FLAGS[:3])}, {dtype}",
-                   _version(), spike_counts=[int(c) for c in count])
+                   version, spike_counts=[int(c) for c in count])
 
-
-def _version() -> str:
-    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or "cc"
-    out = subprocess.run([compiler, "--version"], capture_output=True, text=True).stdout.splitlines()
-    return out[0] if out else compiler
