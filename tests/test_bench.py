@@ -336,12 +336,14 @@ def test_a_large_population_in_blocks_records_every_spike(dtype):
 def test_a_large_discrete_population_records_in_blocks_every_spike(model, top_current):
     """1,200 s-LIF2HH units record once per 32-step block (bit-packed spikes, one scatter
     per spike of the busiest unit): the same spike times as the population cut into pieces
-    small enough to record every step — over two blocks and a partial one, with units
-    firing on most steps (many passes per block) and units that never fire."""
+    that keep their voltage trace, which records every step — over two blocks and a partial
+    one, with units firing on most steps (many passes per block) and units that never fire."""
     stim = hj.Constant(jnp.linspace(0.0, top_current, 1200))
     kw = dict(t1=75 * model.dt, dtype="float64", max_spikes=80)
     blocked = hj.simulate(model, stim, **kw)
-    pieces = [hj.simulate(model, hj.Constant(stim.current[i:i + 400]), **kw) for i in (0, 400, 800)]
+    pieces = [hj.simulate(model, hj.Constant(stim.current[i:i + 400]), save_every=model.dt, **kw)
+              for i in (0, 400, 800)]
+    assert all(p.V is not None for p in pieces)  # the per-step recording path
     counts = np.asarray(blocked.spike_counts)
     assert (counts == 0).sum() > 0 and counts.max() >= 12
     np.testing.assert_array_equal(counts, np.concatenate([p.spike_counts for p in pieces]))
