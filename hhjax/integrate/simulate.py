@@ -1036,9 +1036,16 @@ def _raise_on_failure(code, status, call: _CallInfo):
 # --- discrete-time models ------------------------------------------------------------
 
 def _simulate_discrete(model, stimulus, *, t0, t1, dt, dtype, y0, save_every, max_spikes):
+    repeat = _repeat_key(model, stimulus, t0, t1, dt, None, None, None, None, dtype, y0, save_every, None,
+                         max_spikes, None, False, None)
+    plan = None if repeat is None else _REPEATS.lookup(*repeat)
+    if plan is not None:  # the same call as before: only the compiled run and the checks
+        return plan.run()
     _check_times(t0, t1, dt)
     if dt is not None and not math.isclose(float(dt), float(model.dt)):
         raise ValueError(f"{type(model).__name__} steps with its own dt = {model.dt} ms; got dt = {dt}")
+    if not isinstance(max_spikes, int) or max_spikes < 0:
+        raise ValueError(f"max_spikes must be a non-negative integer, got {max_spikes!r}")
     dtype, model, stimulus = _prepare(model, stimulus, dtype)
     n_steps = int(round((float(t1) - float(t0)) / model.dt))
     if n_steps < 1:
@@ -1046,18 +1053,47 @@ def _simulate_discrete(model, stimulus, *, t0, t1, dt, dtype, y0, save_every, ma
     if y0 is not None:  # (the default is built inside the compiled run, from the cast model)
         y0 = cast_floats(jax.tree.map(jnp.asarray, y0), dtype)
     keep = save_every is not None
-    out = _run_discrete(model, stimulus, y0, jnp.asarray(t0, dtype), n_steps, max_spikes, keep)
-    y_final, buf, V, inputs_ok = out
-    if not _is_traced(inputs_ok) and not bool(inputs_ok):
-        raise ValueError("stimulus returns NaN or inf")
-    ts = jnp.asarray(float(t0) + model.dt * np.arange(1, n_steps + 1), dtype)
-    if not _is_traced(buf.count) and int(np.max(np.asarray(buf.count), initial=0)) > max_spikes:
-        raise SimulationError(f"more than max_spikes = {max_spikes} spikes; pass a larger max_spikes")
-    return Simulation(
-        t0=jnp.asarray(t0, dtype), t1=jnp.asarray(t1, dtype), y_final=y_final,
-        spike_times=buf.times, spike_counts=buf.count, ts=ts if keep else None, ys=None,
-        V=V if keep else None, stats={"num_steps": n_steps}, threshold=jnp.asarray(model.default_threshold(), dtype),
+    ts = jnp.asarray(float(t0) + model.dt * np.arange(1, n_steps + 1), dtype) if keep else None
+    plan = _DiscretePlan(model, (stimulus, y0, _scalar(t0, dtype), _scalar(t1, dtype), ts), n_steps, max_spikes,
+                         keep)
+    if repeat is not None and not plan.traced and all(_cacheable(obj) for obj in repeat[0]):
+        _REPEATS.store(*repeat, plan)
+    return plan.run()
+
+
+class _DiscretePlan:
+    """A `simulate` call on a discrete model: its compiled run bound to its arguments;
+    `run()` runs and checks (like `_SolvePlan`; kept in `_REPEATS` the same way)."""
+
+    def __init__(self, model, args: tuple, n_steps: int, max_spikes: int, keep_trace: bool):
+        self.max_spikes = max_spikes
+        self.traced = _is_traced((model, args))
+        self.bound = _run_discrete_and_collect.bind(model, *args, n_steps, max_spikes, keep_trace)
+
+    def run(self) -> Simulation:
+        result, status = self.bound()
+        if not isinstance(status, jax.core.Tracer):
+            bad_input, most = (int(x) for x in np.asarray(status))
+            if bad_input:
+                raise ValueError("stimulus returns NaN or inf")
+            if self.max_spikes and most > self.max_spikes:  # 0: counts only, no times kept
+                raise SimulationError(f"more than max_spikes = {self.max_spikes} spikes; pass a larger max_spikes")
+        return result
+
+
+def _run_discrete_and_collect(model, stimulus, y0, t0, t1, ts, n_steps, max_spikes, keep_trace):
+    """`_run_discrete` and the `Simulation`, with the status `_DiscretePlan.run` checks
+    ([stimulus not finite on some step, largest spike count]), as one compiled call."""
+    y_final, buf, V, inputs_ok = _run_discrete(model, stimulus, y0, t0, n_steps, max_spikes, keep_trace)
+    result = Simulation(
+        t0=t0, t1=t1, y_final=y_final, spike_times=buf.times, spike_counts=buf.count, ts=ts, ys=None,
+        V=V, stats={"num_steps": n_steps}, threshold=jnp.asarray(model.default_threshold(), t0.dtype),
     )
+    status = jnp.stack([(~inputs_ok).astype(jnp.int32), jnp.max(buf.count, initial=0).astype(jnp.int32)])
+    return result, status
+
+
+_run_discrete_and_collect = CompiledSolve(_run_discrete_and_collect)
 
 
 # Discrete models record once per block of this many steps (`_record_block`; one bit per
@@ -1069,7 +1105,6 @@ def _simulate_discrete(model, stimulus, *, t0, t1, dt, dtype, y0, save_every, ma
 _DISCRETE_BLOCK_STEPS = 32
 
 
-@eqx.filter_jit
 def _run_discrete(model, stimulus, y0, t0, n_steps, max_spikes, keep_trace):
     """Step a discrete model; each step's mean input is computed inside the loop (memory
     O(N), not O(N·steps)); the voltage is kept per step only when `keep_trace`. A spike in
