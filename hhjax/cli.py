@@ -469,6 +469,9 @@ def main(argv=None) -> int:
     b.add_argument("--peers", default=None, help="comma-separated peers (c-kernel, brainpy, jaxley, "
                                                  "brian2-cython, brian2-cpp, neuron); default all installed")
     b.add_argument("--dtype", default=None, help="float32,float64 (default both)")
+    b.add_argument("--host-devices", type=int, default=None, metavar="K",
+                   help="show K CPU devices (one per core) so that the sharding section splits its "
+                        "populations over them (sets --xla_force_host_platform_device_count)")
     b.add_argument("--out", default="bench.json")
     b.add_argument("--plot", default="bench.png", help="figure path ('' for none)")
     b.set_defaults(func=cmd_bench)
@@ -520,6 +523,14 @@ def main(argv=None) -> int:
         p.error("--starts and --steps must be >= 1")
     if a.command == "fit" and a.resume and not a.checkpoint:
         p.error("--resume needs --checkpoint DIR")
+    if a.command == "bench" and a.host_devices is not None:
+        from .integrate.sharding import use_host_devices
+
+        if a.host_devices < 2:
+            p.error("--host-devices must be >= 2")
+        if not use_host_devices(a.host_devices):
+            print("hhjax: note: --host-devices left as it was (XLA_FLAGS sets the device count already, or JAX "
+                  "had started)", file=sys.stderr)
     if argv is None and a.command != "bench":  # the `hhjax` command itself, not a call from Python
         _enable_compile_cache()  # (the bench measures compile times: its own process stays cold)
     try:

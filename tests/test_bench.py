@@ -581,6 +581,63 @@ def test_sharded_population_equals_unsharded():
     assert "10 neurons does not split evenly over 4 devices" in lines[-1]
 
 
+def test_host_device_flag_is_added_only_where_it_can_act(monkeypatch):
+    """`use_host_devices`: adds the device count to XLA_FLAGS before JAX's backends start,
+    keeps the user's other flags and their own count, rejects a bad count, and does nothing
+    once the backends run."""
+    from jax._src import xla_bridge
+
+    monkeypatch.setattr(xla_bridge, "backends_are_initialized", lambda: False)
+    env = {"XLA_FLAGS": "--xla_cpu_enable_fast_math=false"}
+    assert hj.use_host_devices(3, env)
+    assert env["XLA_FLAGS"] == "--xla_cpu_enable_fast_math=false --xla_force_host_platform_device_count=3"
+    own = {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+    assert not hj.use_host_devices(2, own) and own["XLA_FLAGS"].endswith("=8")
+    cores = {}
+    assert hj.use_host_devices(environ=cores)
+    assert int(cores["XLA_FLAGS"].rsplit("=", 1)[1]) == len(os.sched_getaffinity(0))
+    with pytest.raises(ValueError, match="positive integer"):
+        hj.use_host_devices(0, {})
+    monkeypatch.setattr(xla_bridge, "backends_are_initialized", lambda: True)
+    late = {}
+    assert not hj.use_host_devices(2, late) and "XLA_FLAGS" not in late
+
+
+def test_sharding_section_splits_populations_over_host_devices():
+    """In a fresh process with 3 host devices (`use_host_devices`), the bench's sharding
+    section runs HH and tv-LIF2HH split over all three (sizes rounded to a multiple of 3)
+    with the spike counts of the unsplit population."""
+    code = textwrap.dedent("""
+        import json, hhjax as hj
+        assert hj.use_host_devices(3)
+        from hhjax.bench.suite import Settings, sharding
+        s = Settings(hh_ns=(1, 100), dtypes=("float32",), work=2e4, min_steps=2000, max_steps=2000, repeats=1)
+        print(json.dumps(sharding(s, log=lambda *_: None)))
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["devices"] == 3 and res["same_counts"]
+    assert [(r["model"], r["N"]) for r in res["rows"]] == [("hh", 99), ("tvlif2hh", 99)]
+    assert all(r["same_counts"] and r["split_over"] == 3 and r["sharded_per_s"] > 0 for r in res["rows"])
+
+
+def test_cli_bench_host_devices_option_sets_the_device_count(tmp_path):
+    """`hhjax bench --host-devices 2` starts JAX with two CPU devices (recorded in the
+    result's environment); a count below 2 is an error."""
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    cmd = [sys.executable, "-m", "hhjax.cli", "bench", "--only", "ops", "--plot", ""]
+    out = subprocess.run(cmd + ["--host-devices", "2", "--out", str(tmp_path / "b.json")], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    environment = json.loads((tmp_path / "b.json").read_text())["environment"]
+    assert environment["n_devices"] == 2 and "--xla_force_host_platform_device_count=2" in environment["XLA_FLAGS"]
+    bad = subprocess.run(cmd + ["--host-devices", "1"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 2 and "--host-devices must be >= 2" in bad.stderr
+
+
 # --- the suite ------------------------------------------------------------------------
 
 

@@ -428,28 +428,40 @@ def operation_counts(throughput_rows=None, log=print) -> dict:
 # --- sharding ------------------------------------------------------------------------------
 
 def sharding(settings: Settings, log=print) -> dict:
-    """One HH population split over every device (`jax.sharding`) vs on one device."""
+    """HH and tv-LIF2HH populations (float32 Euler, the throughput section's currents) split
+    over every device (`jax.sharding`) vs on one device: neuron-steps/s, interleaved, and
+    equal spike counts. On a CPU started with several host devices (`hhjax bench
+    --host-devices K`) each device runs its neurons as its own program (README, "Several
+    CPU cores"). Sizes: 10,000 neurons and the largest HH size, rounded to the devices."""
     devices = jax.devices()
     if len(devices) < 2:
-        log("[sharding] one device only: skipped (set XLA_FLAGS=--xla_force_host_platform_device_count=4 "
-            "on a CPU to try it)")
+        log("[sharding] one device only: skipped (`hhjax bench --host-devices 2`, or "
+            "XLA_FLAGS=--xla_force_host_platform_device_count=2, splits a CPU into two)")
         return dict(skipped="one device")
-    n = (max(settings.hh_ns) // len(devices)) * len(devices)
-    steps = settings.steps_for(n)
-    current = jnp.linspace(0.0, 20.0, n, dtype=jnp.float32)
-    sharded = shard_population(current, devices)
+    k = len(devices)
+    largest = max(settings.hh_ns)
+    ns = sorted({(n // k) * k for n in (min(10_000, largest), largest)} - {0})
+    rows = []
+    for model_name in ("hh", "tvlif2hh"):
+        for n in ns:
+            steps = settings.steps_for(n)
+            model, stim, dt = _population(model_name, n, "float32")
+            split = shard_population(stim, devices)
 
-    def run(I):
-        return simulate(HodgkinHuxley(), Constant(I), t1=steps * DT, dt=DT, solver="euler", dtype="float32",
-                        max_spikes=int(steps * DT / 2) + 8)
+            def run(s, model=model, steps=steps, dt=dt):
+                return simulate(model, s, t1=steps * dt, dt=dt, solver="euler", dtype="float32",
+                                max_spikes=int(steps * dt / 4) + 8).spike_counts
 
-    t_one = best_time(lambda: run(current).spike_counts, settings.repeats)
-    t_many = best_time(lambda: run(sharded).spike_counts, settings.repeats)
-    same = bool(np.array_equal(np.asarray(run(current).spike_counts), np.asarray(run(sharded).spike_counts)))
-    log(f"[sharding] N={n} over {len(devices)} devices: {n * steps / t_many:.3g}/s vs one device "
-        f"{n * steps / t_one:.3g}/s; same spike counts: {same}")
-    return dict(N=n, steps=steps, devices=len(devices), sharded_per_s=n * steps / t_many,
-                single_per_s=n * steps / t_one, same_counts=same)
+            same = bool(np.array_equal(np.asarray(run(stim)), np.asarray(run(split))))
+            times = best_times_interleaved(dict(one=lambda: run(stim), split=lambda: run(split)), settings.repeats)
+            held_by = len(jax.tree.leaves(split)[0].sharding.device_set)  # devices holding the currents
+            row = dict(model=model_name, N=n, steps=steps, single_per_s=n * steps / times["one"],
+                       sharded_per_s=n * steps / times["split"], same_counts=same, split_over=held_by)
+            row["speedup"] = row["sharded_per_s"] / row["single_per_s"]
+            rows.append(row)
+            log(f"[sharding] {model_name:<8} N={n:<8} over {k} devices {row['sharded_per_s']:.3g}/s vs one device "
+                f"{row['single_per_s']:.3g}/s ({row['speedup']:.2f}x); same spike counts: {same}")
+    return dict(devices=k, rows=rows, same_counts=all(r["same_counts"] for r in rows))
 
 
 # --- peers ---------------------------------------------------------------------------------

@@ -7,9 +7,36 @@ each device's neurons there and no data moves between devices during the solve.
 
 from __future__ import annotations
 
+import os
+from typing import MutableMapping
+
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from .compiled import _backends_started
+
+HOST_DEVICES_FLAG = "--xla_force_host_platform_device_count"
+
+
+def use_host_devices(count: int | None = None, environ: MutableMapping[str, str] | None = None) -> bool:
+    """Make XLA's CPU backend show `count` devices (default: the cores this process may
+    use) by adding `--xla_force_host_platform_device_count` to `XLA_FLAGS` in `environ`
+    (default `os.environ`). Each device runs its share of a sharded population
+    (`shard_population`) as its own program, so a CPU's cores all work on a population
+    whose kernels XLA would otherwise leave on one thread (README, "Several CPU cores").
+    Only before JAX has started its backends, and never over a device count the user has
+    set. Returns whether the flag was added."""
+    if count is None:
+        count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if not isinstance(count, int) or count < 1:
+        raise ValueError(f"the host device count must be a positive integer, got {count!r}")
+    environ = os.environ if environ is None else environ
+    flags = environ.get("XLA_FLAGS", "")
+    if HOST_DEVICES_FLAG in flags or _backends_started():
+        return False
+    environ["XLA_FLAGS"] = f"{flags} {HOST_DEVICES_FLAG}={count}".strip()
+    return True
 
 
 def population_sharding(devices=None, axis_name: str = "neurons") -> NamedSharding:
