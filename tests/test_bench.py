@@ -486,6 +486,11 @@ def test_small_loop_flag_is_added_only_where_it_can_act(monkeypatch):
     assert not use_small_loop_kernels(own) and own["XLA_FLAGS"].endswith("=512")
     empty = {}
     assert use_small_loop_kernels(empty) and empty["XLA_FLAGS"] == SMALL_LOOP_FLAG
+    larger = {}
+    assert use_small_loop_kernels(larger, byte_threshold=262_144)
+    assert larger["XLA_FLAGS"] == "--xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold=262144"
+    with pytest.raises(ValueError, match="byte_threshold"):
+        use_small_loop_kernels({}, byte_threshold=-1)
     monkeypatch.setattr(xla_bridge, "backends_are_initialized", lambda: True)
     late = {}
     assert not use_small_loop_kernels(late) and "XLA_FLAGS" not in late

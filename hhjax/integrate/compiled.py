@@ -27,22 +27,29 @@ CLASSIC_CPU_EMITTERS = {"xla_cpu_use_fusion_emitters": False}
 # threshold, 1 KiB by default: HH at N = 1 just fits, tv-LIF2HH and s-LIF2HH in float64 or
 # RK4/Tsit5 do not and then run 2-30x slower per step (README, "Benchmarks"). The threshold is
 # an XLA backend option that only XLA_FLAGS can set, once per process, before JAX starts its
-# backends: `use_small_loop_kernels` does that for the `hhjax` command.
+# backends: `use_small_loop_kernels` does that for the `hhjax` command. 256 KiB ran N = 300 to
+# 1,000 and adaptive N = 100 solves up to 3.5x faster but compiled those solves 0.1-0.2 s
+# slower (README, "Small populations"): the default keeps compile times under 1 s.
 SMALL_LOOP_BYTES = 65_536
-SMALL_LOOP_FLAG = f"--xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold={SMALL_LOOP_BYTES}"
+_SMALL_LOOP_OPTION = "--xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold"
+SMALL_LOOP_FLAG = f"{_SMALL_LOOP_OPTION}={SMALL_LOOP_BYTES}"
 
 
-def use_small_loop_kernels(environ: MutableMapping[str, str] | None = None) -> bool:
-    """Add `SMALL_LOOP_FLAG` to `XLA_FLAGS` in `environ` (default `os.environ`): XLA then
-    compiles each while loop of up to `SMALL_LOOP_BYTES` per iteration (small populations)
-    into one function. Only before JAX has started its backends (later, XLA has read its
-    flags already), and never over `xla_backend_extra_options` the user has set. Returns
-    whether the flag was added. Call it at the top of a script, before any JAX computation."""
+def use_small_loop_kernels(environ: MutableMapping[str, str] | None = None, *,
+                           byte_threshold: int = SMALL_LOOP_BYTES) -> bool:
+    """Add XLA's small-loop threshold (`SMALL_LOOP_FLAG`, or `byte_threshold` bytes) to
+    `XLA_FLAGS` in `environ` (default `os.environ`): XLA then compiles each while loop of up
+    to that many bytes per iteration (small populations) into one function. Only before JAX
+    has started its backends (later, XLA has read its flags already), and never over
+    `xla_backend_extra_options` the user has set. Returns whether the flag was added. Call
+    it at the top of a script, before any JAX computation."""
+    if not isinstance(byte_threshold, int) or byte_threshold < 0:
+        raise ValueError(f"byte_threshold must be a non-negative integer, got {byte_threshold!r}")
     environ = os.environ if environ is None else environ
     flags = environ.get("XLA_FLAGS", "")
     if "xla_backend_extra_options" in flags or _backends_started():
         return False
-    environ["XLA_FLAGS"] = f"{flags} {SMALL_LOOP_FLAG}".strip()
+    environ["XLA_FLAGS"] = f"{flags} {_SMALL_LOOP_OPTION}={byte_threshold}".strip()
     return True
 
 
