@@ -62,7 +62,7 @@ class Settings:
     @classmethod
     def full(cls):
         return cls(
-            hh_ns=(1, 10, 100, 1000, 10_000, 100_000, 1_000_000), other_ns=(1, 1000, 100_000), work=2e8,
+            hh_ns=(1, 10, 100, 1000, 10_000, 100_000, 1_000_000), other_ns=(1, 1000, 10_000, 100_000), work=2e8,
             max_steps=100_000, min_steps=1000, repeats=3,
             accuracy_cases=(("euler", (("dt", 0.01),)), ("euler", (("dt", 0.005),)), ("expeuler", (("dt", 0.01),)),
                             ("heun", (("dt", 0.01),)), ("rk4", (("dt", 0.05),)), ("rk4", (("dt", 0.025),)),
