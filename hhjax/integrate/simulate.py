@@ -1101,7 +1101,8 @@ _run_discrete_and_collect = CompiledSolve(_run_discrete_and_collect)
 # population size: a per-step record is a scatter (a serial loop over the population on the
 # CPU) and keeps the step loop from compiling into one function. s-LIF2HH float32, 2-core
 # CPU, neuron-steps/s per-step → blocked: N = 10 9.8e6 → 6.4e7, 100 7.1e7 → 2.2e8, N = 1
-# unchanged (1.6–1.7e7). Unrolling the block's loop (2, 4 steps) was no faster.
+# unchanged (1.6–1.7e7). Unrolling the block's loop (2, 4 steps) was no faster, nor were two
+# steps per iteration with an optimisation barrier between them (N = 100 2.4e8 → 1.6e8).
 _DISCRETE_BLOCK_STEPS = 32
 
 
