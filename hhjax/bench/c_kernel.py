@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 
+from ..integrate.sharding import usable_cores
 from .peers import PeerRun, PeerUnavailable, _steady
 
 _SOURCE = r"""
@@ -120,7 +121,7 @@ def run_c_kernel(currents, steps: int, dt: float, dtype: str = "float64", record
         return a.ctypes.data_as(ctypes.POINTER(kind))
 
     args = [ctypes.c_int(N), ctypes.c_int(steps), c_real(dt), ptr(I), *map(ptr, state), ptr(count, ctypes.c_int)]
-    threads = threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()) or 1
+    threads = threads or usable_cores()
     if record:
         max_spikes = int(steps * dt / 4) + 8
         times = np.full((N, max_spikes), np.nan, real)

@@ -100,8 +100,11 @@ def _population(model_name: str, n: int, dtype: str):
     raise ValueError(f"unknown model {model_name!r}")
 
 
-def _simulate_call(model_name: str, n: int, dtype: str, steps: int):
+def _simulate_call(model_name: str, n: int, dtype: str, steps: int, place=None):
+    """The timed `simulate` call of a throughput row (its spike counts); `place(stimulus)`,
+    if given, puts the stimulus somewhere first (e.g. split over devices)."""
     model, stim, dt = _population(model_name, n, dtype)
+    stim = stim if place is None else place(stim)
     t1 = steps * dt
     # One slot per 4 ms: the fastest unit of every population here fires at intervals of
     # 5 ms or more (HH 11.6, LIF 6.7, s-LIF2HH 5.0 ms; measured), and an overflow raises.
@@ -445,18 +448,14 @@ def sharding(settings: Settings, log=print) -> dict:
     for model_name in ("hh", "tvlif2hh"):
         for n in ns:
             steps = settings.steps_for(n)
-            model, stim, dt = _population(model_name, n, "float32")
-            split = shard_population(stim, devices)
-
-            def run(s, model=model, steps=steps, dt=dt):
-                return simulate(model, s, t1=steps * dt, dt=dt, solver="euler", dtype="float32",
-                                max_spikes=int(steps * dt / 4) + 8).spike_counts
-
-            same = bool(np.array_equal(np.asarray(run(stim)), np.asarray(run(split))))
-            times = best_times_interleaved(dict(one=lambda: run(stim), split=lambda: run(split)), settings.repeats)
-            held_by = len(jax.tree.leaves(split)[0].sharding.device_set)  # devices holding the currents
+            one = _simulate_call(model_name, n, "float32", steps)
+            split = _simulate_call(model_name, n, "float32", steps, place=lambda s: shard_population(s, devices))
+            counts = split()
+            same = bool(np.array_equal(np.asarray(one()), np.asarray(counts)))
+            times = best_times_interleaved(dict(one=one, split=split), settings.repeats)
             row = dict(model=model_name, N=n, steps=steps, single_per_s=n * steps / times["one"],
-                       sharded_per_s=n * steps / times["split"], same_counts=same, split_over=held_by)
+                       sharded_per_s=n * steps / times["split"], same_counts=same,
+                       split_over=len(counts.sharding.device_set))  # devices holding the result
             row["speedup"] = row["sharded_per_s"] / row["single_per_s"]
             rows.append(row)
             log(f"[sharding] {model_name:<8} N={n:<8} over {k} devices {row['sharded_per_s']:.3g}/s vs one device "

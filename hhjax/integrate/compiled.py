@@ -45,11 +45,18 @@ def use_small_loop_kernels(environ: MutableMapping[str, str] | None = None, *,
     it at the top of a script, before any JAX computation."""
     if not isinstance(byte_threshold, int) or byte_threshold < 0:
         raise ValueError(f"byte_threshold must be a non-negative integer, got {byte_threshold!r}")
+    return add_xla_flag(f"{_SMALL_LOOP_OPTION}={byte_threshold}", "xla_backend_extra_options", environ)
+
+
+def add_xla_flag(flag: str, unless: str, environ: MutableMapping[str, str] | None = None) -> bool:
+    """Append `flag` to `XLA_FLAGS` in `environ` (default `os.environ`) unless `XLA_FLAGS`
+    already mentions `unless` (the user's own setting wins) or JAX has started its backends
+    (XLA has read its flags then). Returns whether the flag was added."""
     environ = os.environ if environ is None else environ
     flags = environ.get("XLA_FLAGS", "")
-    if "xla_backend_extra_options" in flags or _backends_started():
+    if unless in flags or _backends_started():
         return False
-    environ["XLA_FLAGS"] = f"{flags} {_SMALL_LOOP_OPTION}={byte_threshold}".strip()
+    environ["XLA_FLAGS"] = f"{flags} {flag}".strip()
     return True
 
 

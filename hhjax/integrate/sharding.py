@@ -14,7 +14,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from .compiled import _backends_started
+from .compiled import add_xla_flag
 
 HOST_DEVICES_FLAG = "--xla_force_host_platform_device_count"
 
@@ -27,16 +27,17 @@ def use_host_devices(count: int | None = None, environ: MutableMapping[str, str]
     whose kernels XLA would otherwise leave on one thread (README, "Several CPU cores").
     Only before JAX has started its backends, and never over a device count the user has
     set. Returns whether the flag was added."""
-    if count is None:
-        count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    count = usable_cores() if count is None else count
     if not isinstance(count, int) or count < 1:
         raise ValueError(f"the host device count must be a positive integer, got {count!r}")
-    environ = os.environ if environ is None else environ
-    flags = environ.get("XLA_FLAGS", "")
-    if HOST_DEVICES_FLAG in flags or _backends_started():
-        return False
-    environ["XLA_FLAGS"] = f"{flags} {HOST_DEVICES_FLAG}={count}".strip()
-    return True
+    return add_xla_flag(f"{HOST_DEVICES_FLAG}={count}", HOST_DEVICES_FLAG, environ)
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the OS tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def population_sharding(devices=None, axis_name: str = "neurons") -> NamedSharding:

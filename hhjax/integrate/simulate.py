@@ -371,14 +371,14 @@ def simulate(
                                   save_every=save_every, max_spikes=max_spikes)
     if not isinstance(model, AbstractNeuron):
         raise TypeError(f"model must be a hhjax neuron model, got {type(model).__name__}")
-    repeat = _repeat_key(model, stimulus, t0, t1, dt, solver, adaptive, rtol, atol, dtype, y0, save_every,
-                         threshold, max_spikes, max_steps, progress, adjoint)
+    repeat = _repeat_key(model, stimulus, y0=y0, save_every=save_every, progress=progress, adjoint=adjoint,
+                         t0=t0, t1=t1, dt=dt, solver=solver, adaptive=adaptive, rtol=rtol, atol=atol, dtype=dtype,
+                         threshold=threshold, max_spikes=max_spikes, max_steps=max_steps)
     plan = None if repeat is None else _REPEATS.lookup(*repeat)
     if plan is not None:  # the same call as before: only the compiled solve and the checks
         return plan.run()
     _check_times(t0, t1, dt)
-    if not isinstance(max_spikes, int) or max_spikes < 0:
-        raise ValueError(f"max_spikes must be a non-negative integer, got {max_spikes!r}")
+    _check_max_spikes(max_spikes)
     name, inner = get_solver(solver)
     if adaptive is None:
         adaptive = name in ADAPTIVE_BY_DEFAULT
@@ -476,8 +476,7 @@ def simulate(
         result, status, code = _solve_and_collect(model, stimulus, inner, y0, t0a, t1a, dt_arr, thr, save_ts, jumps,
                                                   step_ts, config, adjoint, throw=traced)
         return _finish(model, result, status, code, call)
-    if repeat is not None and not plan.traced and all(_cacheable(obj) for obj in repeat[0]):
-        _REPEATS.store(*repeat, plan)
+    _remember(repeat, plan)
     return plan.run()
 
 
@@ -528,26 +527,36 @@ _PLAIN = (bool, int, float, str, type(None))
 _DEFAULT_FIRST_STEP = 0.01
 
 
-def _repeat_key(model, stimulus, *options):
+def _repeat_key(model, stimulus, *, y0=None, save_every=None, progress=False, adjoint=None, **options):
     """(objects, tag) keying `_REPEATS`, or None when the call is not a plain repeatable
-    one: options all Python scalars/strings (no initial state, no adjoint), model and
-    stimulus modules (or a number/text stimulus, then part of the tag). Only calls whose
-    objects are `_cacheable` are stored, so a hit needs no check of their leaves."""
-    (t0, t1, dt, solver, adaptive, rtol, atol, dtype, y0, save_every, threshold, max_spikes, max_steps,
-     progress, adjoint) = options
+    one: `options` all Python scalars/strings (no initial state, saving, progress bar or
+    adjoint), model and stimulus modules (or a number/text stimulus, then part of the tag).
+    Only calls whose objects are `_cacheable` are stored, so a hit needs no check of their
+    leaves."""
     if y0 is not None or adjoint is not None or progress or save_every is not None:
         return None
-    if isinstance(dtype, np.dtype):
-        dtype = dtype.name
-    plain = (t0, t1, dt, solver, adaptive, rtol, atol, dtype, threshold, max_spikes, max_steps)
-    if not all(type(x) in _PLAIN for x in plain):
+    if isinstance(options.get("dtype"), np.dtype):
+        options["dtype"] = options["dtype"].name
+    if not all(type(x) in _PLAIN for x in options.values()):
         return None
     by_value = type(stimulus) in _PLAIN
     objects = (model,) if by_value else (model, stimulus)
     if not all(isinstance(obj, eqx.Module) for obj in objects):
         return None
-    tag = (stimulus if by_value else None, bool(jax.config.jax_enable_x64)) + tuple((type(x), x) for x in plain)
-    return objects, tag
+    plain = tuple((name, type(x), x) for name, x in sorted(options.items()))
+    return objects, (stimulus if by_value else None, bool(jax.config.jax_enable_x64)) + plain
+
+
+def _remember(repeat, plan):
+    """Keep `plan` for the same call again (`_REPEATS`), where the call is repeatable, was
+    not prepared under a caller's trace, and its objects may key a cache."""
+    if repeat is not None and not plan.traced and all(_cacheable(obj) for obj in repeat[0]):
+        _REPEATS.store(*repeat, plan)
+
+
+def _check_max_spikes(max_spikes):
+    if not isinstance(max_spikes, int) or max_spikes < 0:
+        raise ValueError(f"max_spikes must be a non-negative integer, got {max_spikes!r}")
 
 
 # Plans (`_SolvePlan`) of recent calls on hhjax's own loops: the same call again only solves and checks.
@@ -1036,16 +1045,15 @@ def _raise_on_failure(code, status, call: _CallInfo):
 # --- discrete-time models ------------------------------------------------------------
 
 def _simulate_discrete(model, stimulus, *, t0, t1, dt, dtype, y0, save_every, max_spikes):
-    repeat = _repeat_key(model, stimulus, t0, t1, dt, None, None, None, None, dtype, y0, save_every, None,
-                         max_spikes, None, False, None)
+    repeat = _repeat_key(model, stimulus, y0=y0, save_every=save_every, t0=t0, t1=t1, dt=dt, dtype=dtype,
+                         max_spikes=max_spikes)
     plan = None if repeat is None else _REPEATS.lookup(*repeat)
     if plan is not None:  # the same call as before: only the compiled run and the checks
         return plan.run()
     _check_times(t0, t1, dt)
     if dt is not None and not math.isclose(float(dt), float(model.dt)):
         raise ValueError(f"{type(model).__name__} steps with its own dt = {model.dt} ms; got dt = {dt}")
-    if not isinstance(max_spikes, int) or max_spikes < 0:
-        raise ValueError(f"max_spikes must be a non-negative integer, got {max_spikes!r}")
+    _check_max_spikes(max_spikes)
     dtype, model, stimulus = _prepare(model, stimulus, dtype)
     n_steps = int(round((float(t1) - float(t0)) / model.dt))
     if n_steps < 1:
@@ -1056,8 +1064,7 @@ def _simulate_discrete(model, stimulus, *, t0, t1, dt, dtype, y0, save_every, ma
     ts = jnp.asarray(float(t0) + model.dt * np.arange(1, n_steps + 1), dtype) if keep else None
     plan = _DiscretePlan(model, (stimulus, y0, _scalar(t0, dtype), _scalar(t1, dtype), ts), n_steps, max_spikes,
                          keep)
-    if repeat is not None and not plan.traced and all(_cacheable(obj) for obj in repeat[0]):
-        _REPEATS.store(*repeat, plan)
+    _remember(repeat, plan)
     return plan.run()
 
 
@@ -1129,7 +1136,7 @@ def _run_discrete(model, stimulus, y0, t0, n_steps, max_spikes, keep_trace):
             y, buf, ok = carry
             y, fired, finite = step(y, k)
             buf = buf.record(fired, t0 + k * model.dt)
-            return (y, buf, ok & finite), (model.voltage(y) if keep_trace else None)
+            return (y, buf, ok & finite), model.voltage(y)
 
         (y, buf, ok), V = jax.lax.scan(body, (y0, buf, jnp.asarray(True)), jnp.arange(n_steps, dtype=t0.dtype))
         return y, buf, V, ok
