@@ -344,15 +344,18 @@ def accuracy(settings: Settings, reference=REFERENCE, log=print) -> list[dict]:
 
 def gradient(settings: Settings, log=print) -> list[dict]:
     """Forward solve vs value-and-grad (`gradient_solver`, dt = 0.01 ms, `gradient_n` neurons each with its
-    own ḡK), time ratio, and XLA's temporary memory with diffrax's recursive checkpointing
-    (default) and with every step stored, at increasing simulated time."""
+    own ḡK), time ratio, and XLA's temporary memory at increasing simulated time: with the default adjoint
+    (every step stored up to `STORE_EVERY_STEP_BYTES`, else O(√steps) checkpoints), with ~√(2·steps)
+    checkpoints (diffrax's scheme) and with every step stored."""
     n = settings.gradient_n
     stim = Step(0.0, 10.0, 5.0)
     g_k = jnp.linspace(30.0, 40.0, n)
     rows = []
     for steps in settings.gradient_steps:
-        for label, adjoint in (("checkpointed (default)", dfx.RecursiveCheckpointAdjoint()),
-                               ("every step stored", dfx.RecursiveCheckpointAdjoint(checkpoints=steps + 1))):
+        variants = (("default", dfx.RecursiveCheckpointAdjoint()),
+                    ("sqrt checkpoints", dfx.RecursiveCheckpointAdjoint(checkpoints=math.isqrt(2 * steps) + 1)),
+                    ("every step stored", dfx.RecursiveCheckpointAdjoint(checkpoints=steps + 1)))
+        for label, adjoint in variants:
             def loss(g, adjoint=adjoint, steps=steps):
                 sim = simulate(HodgkinHuxley(g_K=g), stim, t1=steps * DT, solver=settings.gradient_solver, dt=DT,
                                max_spikes=0, adjoint=adjoint, dtype="float64")

@@ -356,8 +356,11 @@ def simulate(
       of the solver state, so every checkpoint of a gradient carries it).
     - `progress`: show a tqdm progress bar.
     - `adjoint`: how `jax.grad` differentiates the solve (default diffrax's
-      `RecursiveCheckpointAdjoint`: checkpointed backpropagation, memory O(√steps));
-      `diffrax.ForwardMode()` for forward mode (`jax.jvp`, `jax.jacfwd`).
+      `RecursiveCheckpointAdjoint`: backpropagation through the steps; on a fixed grid,
+      with `checkpoints` left None, every step is stored while that takes at most
+      `STORE_EVERY_STEP_BYTES` (256 MiB) — many times faster — and O(√steps)
+      checkpoints beyond; pass `checkpoints=k` to choose); `diffrax.ForwardMode()` for
+      forward mode (`jax.jvp`, `jax.jacfwd`).
 
     A repeated call with the same model and stimulus objects and the same options reuses
     the first call's preparation (checks, casts, grids): only the compiled solve runs.
@@ -600,6 +603,13 @@ def _solve_and_collect(model, stimulus, inner, init, t0, t1, dt, threshold, save
         subs.append(dfx.SubSaveAt(steps=True))
     saveat = dfx.SaveAt(subs=subs, solver_state=True)
     meter = dfx.TqdmProgressMeter() if config.progress else dfx.NoProgressMeter()
+    if type(adjoint) is dfx.RecursiveCheckpointAdjoint and adjoint.checkpoints is None and not config.adaptive:
+        # a fixed step count: every step stored while cheap. What diffrax keeps per step was
+        # measured at about twice the state (RK4, saving a trace) plus the spike buffer;
+        # counted here as eight states.
+        V = model.voltage(y0)
+        spikes = jax.ShapeDtypeStruct(jnp.shape(V) + (config.max_spikes + 2,), jnp.result_type(V))
+        adjoint = dfx.RecursiveCheckpointAdjoint(checkpoints=default_checkpoints(config.max_steps, ((y0,) * 8, spikes)))
     sol = dfx.diffeqsolve(
         term, solver, t0, t1, dt, y0, args=stimulus, saveat=saveat, stepsize_controller=controller,
         max_steps=config.max_steps, progress_meter=meter, adjoint=adjoint, throw=throw,
@@ -643,7 +653,12 @@ class _StepTimes(eqx.Module):
     def at(self, k):
         """(start, end) of step k (ms)."""
         if self.ts is not None:
-            return self.ts[k], self.ts[k + 1]
+            # The table is built from concrete times, never differentiated. Without the stop,
+            # reverse mode through checkpoints accumulated its cotangent (an array of every
+            # step time) at every step: O(steps²) — HH, 10,000 steps with a current step at
+            # 5 ms, √steps checkpoints: 15 s instead of 3.5 ms per value-and-grad.
+            ts = jax.lax.stop_gradient(self.ts)
+            return ts[k], ts[k + 1]
         h = (self.t1 - self.t0) / self.n
         kf = k.astype(self.t0.dtype)
         return self.t0 + kf * h, jnp.where(k + 1 < self.n, self.t0 + (kf + 1) * h, self.t1)
@@ -685,9 +700,10 @@ def _solve_on_grid(model, stimulus, inner, init, times: _StepTimes, threshold, c
     step itself, and most of the compile time). Spikes/final state only: a branch-free
     forward loop (`_forward_steps`: spike by spike for small populations, in blocks for
     large ones), differentiated through equinox's checkpointed while loop — the one behind
-    diffrax's `RecursiveCheckpointAdjoint` — so gradient memory stays O(N·√steps) (see
-    `_all_steps`); saving every step uses a scan; saving at grid points (`saves`, concrete
-    calls only: not differentiable) runs the forward loop from one saved sample to the next."""
+    diffrax's `RecursiveCheckpointAdjoint` — with every step stored while cheap, else
+    O(N·√steps) memory (see `_all_steps`, `default_checkpoints`); saving every step uses a
+    scan; saving at grid points (`saves`, concrete calls only: not differentiable) runs the
+    forward loop from one saved sample to the next."""
     y0 = init.of(model)
     term = model_term(model, inner)
     solver = SpikeRecorder(inner, model, threshold, config.max_spikes)
@@ -870,9 +886,28 @@ def _steps_in_blocks(advance, k0, n, y0, state0, paired: bool = False):
     return y, (inner, buf)
 
 
+# Reverse mode through the fixed grid keeps every step's state (and spike buffer) when that
+# takes at most this many bytes, instead of equinox's O(√steps) checkpoints, whose
+# recomputation made value-and-grad 2.6-9x slower (HH, float64, N = 1 to 1,024, 1,000 to
+# 10,000 steps, 2-core CPU; README, "Gradients through a solve").
+STORE_EVERY_STEP_BYTES = 256 * 2**20
+
+
+def default_checkpoints(n_steps: int, carry) -> int | None:
+    """The checkpoint count hhjax's fixed-step gradients use when the adjoint leaves it open
+    (`RecursiveCheckpointAdjoint()`): every step (`n_steps`) while `n_steps` copies of the
+    loop's `carry` (its arrays' bytes) fit in `STORE_EVERY_STEP_BYTES`, else None
+    (equinox's O(√steps) checkpoints)."""
+    step_bytes = sum(math.prod(np.shape(x)) * np.dtype(x.dtype).itemsize for x in jax.tree.leaves(carry))
+    return max(n_steps, 1) if n_steps * step_bytes <= STORE_EVERY_STEP_BYTES else None
+
+
 def _checkpointed_steps(solver, stimulus, times, y0, state0, checkpoints):
-    """All steps in equinox's checkpointed while loop (reverse-mode differentiable, memory
-    O(N·√steps)), each step recording its crossings into the buffer."""
+    """All steps in equinox's checkpointed while loop (reverse-mode differentiable), each step
+    recording its crossings into the buffer. `checkpoints=None`: `default_checkpoints`
+    (every step stored while that is cheap, else O(N·√steps) memory)."""
+    if checkpoints is None:
+        checkpoints = default_checkpoints(times.n, (y0, state0))
     term = model_term(solver.model, solver.solver)
 
     def body(carry):
