@@ -934,10 +934,23 @@ def _all_steps(solver, stimulus, times, y0, state0, checkpoints):
     def run(dynamic):
         return _forward_steps(*unpack(dynamic))
 
-    @run.defjvp
     def run_jvp(primals, tangents):
-        return jax.jvp(lambda d: _checkpointed_steps(*unpack(d), checkpoints), primals, tangents)
+        # Only what is differentiated enters the checkpointed loop's derivative: the rest
+        # (symbolic-zero tangents: e.g. a sampled stimulus's arrays when only parameters are
+        # differentiated) is held constant, so reverse mode does not accumulate its cotangent
+        # at every backward step (an array of the stimulus's length per step).
+        (d,), (t,) = primals, tangents
+        is_zero = lambda x: isinstance(x, jax.custom_derivatives.SymbolicZero)  # noqa: E731
+        live = jax.tree.map(lambda x: not is_zero(x), t, is_leaf=is_zero)
+        d_live, d_fixed = eqx.partition(d, live)
+        t_live = eqx.filter(t, live, is_leaf=is_zero)
 
+        def steps(d_live):
+            return _checkpointed_steps(*unpack(eqx.combine(d_live, jax.lax.stop_gradient(d_fixed))), checkpoints)
+
+        return jax.jvp(steps, (d_live,), (t_live,))
+
+    run.defjvp(run_jvp, symbolic_zeros=True)
     return run(dynamic)
 
 
