@@ -11,19 +11,18 @@ the peers are measured in the same process.
 
 import argparse
 
-import hhjax as hj
+import jax
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("out", nargs="?", default="peers.json")
     parser.add_argument("--host-devices", type=int, default=None)
     args = parser.parse_args()
-    hj.use_small_loop_kernels()  # as the `hhjax` command does (before any JAX computation)
-    sections = ("throughput", "peers")
-    if args.host_devices:
-        if not hj.use_host_devices(args.host_devices):
-            raise SystemExit("XLA_FLAGS sets the device count already")
-        sections = ("throughput", "sharding", "peers")
+    from hhjax.cli.environment import set_xla_flags
+
+    set_xla_flags(args.host_devices)  # as the `hhjax` command does (before any JAX computation)
+    jax.config.update("jax_enable_x64", True)
+    sections = ("throughput", "sharding", "peers") if args.host_devices else ("throughput", "peers")
     from hhjax.bench.suite import Settings, run_suite
 
     settings = Settings(hh_ns=(1, 100, 10_000, 100_000), other_ns=(), work=2e8, peer_ns=(1, 100, 10_000, 100_000),

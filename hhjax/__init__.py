@@ -4,7 +4,8 @@ Units throughout: time ms, potential mV, current µA/cm², conductance mS/cm²,
 capacitance µF/cm².
 """
 
-from . import costs, fitting, networks, stimuli
+from . import backends, costs, fitting, networks, paper, stimuli
+from .backends import Tuning, tuning_for
 from ._numerics import x_over_one_minus_exp
 from .integrate import *  # noqa: F401,F403
 from .integrate import __all__ as _integrate_all
@@ -12,8 +13,12 @@ from .models import *  # noqa: F401,F403
 from .models import __all__ as _models_all
 from .stimuli import *  # noqa: F401,F403
 from .stimuli import __all__ as _stimuli_all
+from .paper.waveforms import PaperSawtooth, PaperSquare, PaperTriangle, paper_waveforms
+from .specs import as_stimulus, parse_stimulus
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-__all__ = ["costs", "fitting", "networks", "stimuli", "x_over_one_minus_exp",
+__all__ = ["backends", "costs", "fitting", "networks", "paper", "stimuli", "x_over_one_minus_exp", "Tuning",
+           "tuning_for", "PaperSawtooth", "PaperSquare", "PaperTriangle", "paper_waveforms", "as_stimulus",
+           "parse_stimulus",
            *_integrate_all, *_models_all, *_stimuli_all]

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
+from .backends import tuned_model, tuning_for
+
 # MUL, ADD per neuron (per s-LIF2HH unit of four neurons) per time step, spec §4.5.
 PAPER_NEURON_OPS = {"lif": (3, 3), "hh": (23, 16), "slif2hh": (15, 14)}
 
@@ -58,9 +60,9 @@ def compiled_step_ops(model, y0, current, dt: float = 0.01, prepare: bool = True
     """XLA's cost analysis of one forward-Euler step of `model` on the population in `y0`
     (batched state, `current` of the population's shape), divided by the population size:
     {"flops": ..., "transcendentals": ...} per neuron-step. With `prepare` (default) the
-    model is `model.prepare_for_solve()`, as `simulate` uses it; False counts it as given."""
+    model is as `simulate` runs it (`backends.tuned_model`); False counts it as given."""
     if prepare:
-        model = model.prepare_for_solve()
+        model = tuned_model(model, tuning_for())
     n = jnp.size(model.voltage(y0))
 
     def step(y, current, model):

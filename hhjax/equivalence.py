@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .paper import compare_spike_trains, hh_chain_spikes, slif2hh_chain_spikes
-from .stimuli import paper_waveforms
+from .paper.waveforms import paper_waveforms
 
 
 def run_equivalence(*, dt: float = 0.001, t1: float = 80.0, solver: str = "euler", dtype=None,

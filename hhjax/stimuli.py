@@ -39,7 +39,7 @@ class AbstractStimulus(eqx.Module):
         return self.discontinuities(t0, t1)
 
 
-def _periodic_edges(t0, t1, period, offsets) -> list[float]:
+def periodic_edges(t0, t1, period, offsets) -> list[float]:
     """Times k·period + offset in (t0, t1); `period` and each offset may be per-neuron."""
     periods = np.atleast_1d(np.asarray(period, dtype=float)).ravel()
     offs = [np.broadcast_to(np.atleast_1d(np.asarray(o, dtype=float)).ravel(), periods.shape) for o in offsets]
@@ -99,7 +99,7 @@ class PulseTrain(AbstractStimulus):
 
     def discontinuities(self, t0, t1):
         start = float(np.min(np.asarray(self.start)))
-        edges = [e + start for e in _periodic_edges(t0 - start, t1 - start, self.period, [0.0, self.width])]
+        edges = [e + start for e in periodic_edges(t0 - start, t1 - start, self.period, [0.0, self.width])]
         edges.append(start)
         end = math.inf if self.n_pulses is None else start + self.n_pulses * float(np.max(self.period))
         return sorted({e for e in edges if t0 < e < t1 and start <= e < end})
@@ -141,7 +141,7 @@ class Square(AbstractStimulus):
         return jnp.where(phase < self.duty * self.period, self.I_low, self.I_high)
 
     def discontinuities(self, t0, t1):
-        return _periodic_edges(t0, t1, self.period, [0.0, np.asarray(self.duty) * np.asarray(self.period)])
+        return periodic_edges(t0, t1, self.period, [0.0, np.asarray(self.duty) * np.asarray(self.period)])
 
 
 class Sawtooth(AbstractStimulus):
@@ -156,7 +156,7 @@ class Sawtooth(AbstractStimulus):
         return self.I_low + (self.I_high - self.I_low) * frac
 
     def discontinuities(self, t0, t1):
-        return _periodic_edges(t0, t1, self.period, [0.0])
+        return periodic_edges(t0, t1, self.period, [0.0])
 
 
 class Triangle(AbstractStimulus):
@@ -290,110 +290,13 @@ class Sum(AbstractStimulus):
         return sorted({d for s in self.stimuli for d in s.jumps(t0, t1)})
 
 
-# --- the five waveforms of He et al. (2024), `simplified_simulation/main.m` -----------
-
-PAPER_PERIOD_MS = 8.5
-
-
-class PaperSquare(AbstractStimulus):
-    """9 − 15.5·sign(mod(⌊t⌋, 8.5) − 3.751): 24.5 while mod(⌊t⌋, 8.5) < 3.751, else −6.5."""
-
-    def __call__(self, t):
-        return 9.0 - 15.5 * jnp.sign(jnp.mod(jnp.floor(t), PAPER_PERIOD_MS) - 3.751)
-
-    def discontinuities(self, t0, t1):
-        return [float(k) for k in range(math.floor(t0) + 1, math.ceil(t1)) if t0 < k < t1]
-
-
-class PaperSawtooth(AbstractStimulus):
-    """6.5 + (11/8.5)·(mod(t, 8.5) + 8.5/2): rises 12 → 23 over each 8.5 ms period."""
-
-    def __call__(self, t):
-        f = PAPER_PERIOD_MS
-        return 6.5 + (11.0 / f) * (jnp.mod(t, f) + f / 2)
-
-    def discontinuities(self, t0, t1):
-        return _periodic_edges(t0, t1, PAPER_PERIOD_MS, [0.0])
-
-
-class PaperTriangle(AbstractStimulus):
-    """7 + (7/8.5)·|mod(t, 8.5) − 8.5/2|: between 7 and 10.5, period 8.5 ms."""
-
-    def __call__(self, t):
-        f = PAPER_PERIOD_MS
-        return 7.0 + (7.0 / f) * jnp.abs(jnp.mod(t, f) - f / 2)
-
-
-def paper_waveforms() -> dict[str, AbstractStimulus]:
-    """The five input currents of the paper's Fig. 3 script (spec §3.1), by name."""
-    return {
-        "const": Constant(9.0),
-        "sine": Sine(I0=11.5, A=-19.0, period=2 * math.pi / 1.2),
-        "square": PaperSquare(),
-        "sawtooth": PaperSawtooth(),
-        "triangle": PaperTriangle(),
-    }
-
-
-# --- text specs used by the CLI --------------------------------------------------------
-
-_SPEC_KINDS = {
-    "const": (Constant, ("current",)),
-    "step": (Step, ("I_off", "I_on", "t_on")),
-    "sine": (Sine, ("I0", "A", "period")),
-    "square": (Square, ("I_low", "I_high", "period")),
-    "sawtooth": (Sawtooth, ("I_low", "I_high", "period")),
-    "triangle": (Triangle, ("I_low", "I_high", "period")),
-    "ramp": (Ramp, ("I0", "slope", "t_start")),
-    "pulses": (PulseTrain, ("amplitude", "width", "period", "start")),
-}
-
-
-def parse_stimulus(spec: str) -> AbstractStimulus:
-    """Build a stimulus from a text spec such as `const:10`, `step:0,10,50`,
-    `sine:I0,A,period`, `square:I_low,I_high,period`, `sawtooth:lo,hi,period`,
-    `triangle:lo,hi,period`, `ramp:I0,slope[,t_start]`, `pulses:amp,width,period[,start]`,
-    `ou:mean,sigma,tau,t1[,seed]` or `paper:{const,sine,square,sawtooth,triangle}`.
-    Currents in µA/cm², times in ms.
-    """
-    kind, _, rest = spec.partition(":")
-    kind = kind.strip().lower()
-    if kind == "paper":
-        waves = paper_waveforms()
-        if rest not in waves:
-            raise ValueError(f"unknown paper waveform {rest!r}; choose from {sorted(waves)}")
-        return waves[rest]
-    try:
-        values = [float(v) for v in rest.split(",")] if rest.strip() else []
-    except ValueError:
-        raise ValueError(f"stimulus spec {spec!r}: parameters must be numbers") from None
-    if any(not math.isfinite(v) for v in values):
-        raise ValueError(f"stimulus spec {spec!r}: parameters must be finite")
-    if kind == "ou":
-        if len(values) not in (4, 5):
-            raise ValueError("stimulus spec 'ou' takes mean,sigma,tau,t1[,seed]")
-        seed = int(values[4]) if len(values) == 5 else 0
-        return ornstein_uhlenbeck(
-            jr.PRNGKey(seed), mean=values[0], sigma=values[1], tau=values[2], t1=values[3]
-        )
-    if kind not in _SPEC_KINDS:
-        raise ValueError(
-            f"unknown stimulus kind {kind!r} in {spec!r}; choose from "
-            f"{sorted(list(_SPEC_KINDS) + ['ou', 'paper'])}"
-        )
-    cls, names = _SPEC_KINDS[kind]
-    required = len([n for n in names if n not in ("t_start", "start")])
-    if not (required <= len(values) <= len(names)):
-        raise ValueError(f"stimulus spec {kind!r} takes {','.join(names)}; got {len(values)} values")
-    return cls(**dict(zip(names, values)))
-
-
 def as_stimulus(stimulus) -> AbstractStimulus:
-    """Accept a stimulus, a number/array (constant current) or a text spec."""
+    """Accept a stimulus, None (no input), a callable `t -> current` or a number/array
+    (constant current); text specs: `hhjax.specs.as_stimulus`."""
     if isinstance(stimulus, AbstractStimulus):
         return stimulus
     if isinstance(stimulus, str):
-        return parse_stimulus(stimulus)
+        raise TypeError(f"a text stimulus spec ({stimulus!r}) needs hhjax.specs.as_stimulus")
     if stimulus is None:
         return Constant(0.0)
     if callable(stimulus):
@@ -449,11 +352,7 @@ __all__ = [
     "Sum",
     "Function",
     "ornstein_uhlenbeck",
-    "PaperSquare",
-    "PaperSawtooth",
-    "PaperTriangle",
-    "paper_waveforms",
-    "parse_stimulus",
+    "periodic_edges",
     "as_stimulus",
     "step_average",
     "step_averages",

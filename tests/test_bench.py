@@ -16,7 +16,7 @@ import pytest
 
 import hhjax as hj
 from hhjax import costs
-from hhjax.models.rates import shared_exponent_plan
+from hhjax.backends import CPU_TUNING, shared_exponent_plan, tuned_model
 
 from conftest import ROOT
 
@@ -62,7 +62,7 @@ def test_compiled_step_counts_exponentials():
 
 def test_shared_exponent_plan_of_the_classic_rates():
     hh = hj.HodgkinHuxley()
-    plan = hh.prepare_for_solve().exponent_plan
+    plan = tuned_model(hh, CPU_TUNING).plan
     bases = {b for b, _, _ in plan}
     assert len(bases) == 2  # k = 80 (serving 20 and 10) and k = 18
     names = ("alpha_m", "beta_m", "alpha_h", "beta_h", "alpha_n", "beta_n")
@@ -77,8 +77,8 @@ def test_shared_exponent_plan_of_the_classic_rates():
 @pytest.mark.parametrize("model", [hj.HodgkinHuxley(), hj.HodgkinHuxley.shifted(), hj.traub_miles()],
                          ids=["standard", "shifted", "traub-miles"])
 def test_shared_rates_equal_direct_rates(model):
-    fast = model.prepare_for_solve()
-    assert fast.exponent_plan is not None
+    fast = tuned_model(model, CPU_TUNING)
+    assert fast.plan is not None
     shift = float(model.V_rest) + 65.0
     V = jnp.concatenate([jnp.linspace(-150.0, 100.0, 20_001) + shift,
                          jnp.asarray([-40.0, -55.0, -40.0 + 1e-9, -55.0 - 1e-7, -39.9, -55.1]) + shift])
@@ -94,7 +94,7 @@ def test_shared_rates_equal_direct_rates(model):
 
 
 def test_shared_rates_have_finite_correct_gradients_at_the_removable_points():
-    fast = hj.HodgkinHuxley().prepare_for_solve()
+    fast = tuned_model(hj.HodgkinHuxley(), CPU_TUNING)
     for V, name in ((-40.0, "m"), (-55.0, "n")):
         g = jax.grad(lambda v, name=name: fast.gate_rates(v)[name][0])(V)
         direct = jax.grad(lambda v, name=name: hj.HodgkinHuxley().gate_rates(v)[name][0])(V)
@@ -119,18 +119,13 @@ def test_shared_rates_keep_rk4_on_the_reference(hh_reference, dtype, tol):
 
 
 @pytest.fixture(params=["spike by spike", "in blocks", "in blocks, paired steps"])
-def forward_loop(request, monkeypatch):
-    """Runs a test with each of the forward loops: small populations record spike by spike,
-    large ones step in blocks, the largest two steps per iteration; the blocked variants
-    lower the size limits so that every population takes them (jit caches cleared so that
-    no earlier trace is reused)."""
-    simulate_module = sys.modules["hhjax.integrate.simulate"]
-    if request.param != "spike by spike":
-        monkeypatch.setattr(simulate_module, "_BLOCKED_FROM_NEURONS", 1)
-    monkeypatch.setattr(simulate_module, "_PAIRED_FROM_NEURONS", 1 if request.param.endswith("paired steps") else 10**12)
-    jax.clear_caches()
-    yield request.param
-    jax.clear_caches()
+def forward_loop(request):
+    """A `Tuning` that runs a test with each of the forward loops: small populations record
+    spike by spike, large ones step in blocks, the largest two steps per iteration; the
+    blocked variants lower the size limits so that every population takes them."""
+    blocked = 1 if request.param != "spike by spike" else 10**12
+    paired = 1 if request.param.endswith("paired steps") else None
+    return hj.tuning_for().replace(blocked_from_neurons=blocked, paired_from_neurons=paired)
 
 
 @pytest.mark.parametrize("model, stim, solver, dt", [
@@ -150,7 +145,7 @@ def test_fixed_grid_driver_equals_diffeqsolve(model, stim, solver, dt, forward_l
     loop); `progress=True` goes through `diffrax.diffeqsolve`. Same steps, same answer.
     (In blocks, the fast-firing LIF crosses twice within most blocks: every such block is
     redone at half the length.)"""
-    grid = hj.simulate(model, stim, t1=60.0, solver=solver, dt=dt)
+    grid = hj.simulate(model, stim, t1=60.0, solver=solver, dt=dt, tuning=forward_loop, path="fixed_step")
     via_diffrax = hj.simulate(model, stim, t1=60.0, solver=solver, dt=dt, progress=True)
     np.testing.assert_array_equal(grid.spike_counts, via_diffrax.spike_counts)
     np.testing.assert_allclose(grid.spike_times, via_diffrax.spike_times, rtol=0, atol=1e-11)
@@ -171,14 +166,9 @@ def test_saving_on_the_grid_equals_diffeqsolve(model, stim, solver, dt, save_eve
     """Samples every `save_every` ms that fall on the fixed grid are kept by hhjax's own
     forward loop (from one sample to the next); `progress=True` saves them with
     `diffrax.diffeqsolve` (interpolating at the same times). Same samples, same spikes."""
-    simulate_module = sys.modules["hhjax.integrate.simulate"]
-
-    def no_diffeqsolve(*args, **kwargs):
-        raise AssertionError("the samples were saved by diffeqsolve, not by the own loop")
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(simulate_module, "_solve_and_collect", no_diffeqsolve)
-        own = hj.simulate(model, stim, t1=60.0, solver=solver, dt=dt, save_every=save_every)
+    own = hj.simulate(model, stim, t1=60.0, solver=solver, dt=dt, save_every=save_every, tuning=forward_loop,
+                      path="fixed_step")
+    assert hj.execution_path(model, stim, t1=60.0, solver=solver, dt=dt, save_every=save_every) == "fixed_step"
     via_diffrax = hj.simulate(model, stim, t1=60.0, solver=solver, dt=dt, save_every=save_every, progress=True)
     n_samples = int(np.floor(60.0 / save_every + 1e-9)) + 1
     assert own.V.shape[0] == n_samples
@@ -198,17 +188,17 @@ def test_saving_on_the_grid_equals_diffeqsolve(model, stim, solver, dt, save_eve
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
-def test_save_steps_on_grid():
+def testsave_steps_on_grid():
     """Which samples the own loop keeps: the grid index of each save time, or None when
     one falls between grid points."""
-    from hhjax.integrate.simulate import _save_steps_on_grid, fixed_step_grid
-    np.testing.assert_array_equal(_save_steps_on_grid(0.0, 10.0, 1000, None, np.arange(0.0, 10.01, 0.5)),
+    from hhjax.integrate.grid import fixed_step_grid, save_steps_on_grid
+    np.testing.assert_array_equal(save_steps_on_grid(0.0, 10.0, 1000, None, np.arange(0.0, 10.01, 0.5)),
                                   np.arange(0, 1001, 50))
-    assert _save_steps_on_grid(0.0, 10.0, 1000, None, np.asarray([0.0, 0.015])) is None
+    assert save_steps_on_grid(0.0, 10.0, 1000, None, np.asarray([0.0, 0.015])) is None
     # a jump at 2.5 ms splits grid point 250 into two points just before and after it
     table = np.asarray(fixed_step_grid(0.0, 10.0, 0.01, np.asarray([2.5]), np.dtype("float64")))
     assert len(table) == 1002
-    k = _save_steps_on_grid(0.0, 10.0, 1000, table, np.asarray([0.0, 2.0, 2.5, 3.0, 10.0]))
+    k = save_steps_on_grid(0.0, 10.0, 1000, table, np.asarray([0.0, 2.0, 2.5, 3.0, 10.0]))
     assert list(k[[0, 1, 3, 4]]) == [0, 200, 301, 1001] and k[2] in (250, 251)
     np.testing.assert_allclose(table[k], [0.0, 2.0, 2.5, 3.0, 10.0], rtol=0, atol=1e-12)
 
@@ -230,8 +220,8 @@ def test_adaptive_loop_equals_diffeqsolve(model, stim, solver, kw):
     """An adaptive spikes-only call runs hhjax's own loop (`adaptive_steps`);
     `progress=True` goes through `diffrax.diffeqsolve`. The same accepted and rejected
     steps, the same spikes (located on the solver's dense output) and final state."""
-    own = hj.simulate(model, stim, t1=80.0, solver=solver, **kw)
-    via_diffrax = hj.simulate(model, stim, t1=80.0, solver=solver, progress=True, **kw)
+    own = hj.simulate(model, stim, t1=80.0, solver=solver, path="adaptive", **kw)
+    via_diffrax = hj.simulate(model, stim, t1=80.0, solver=solver, path="diffrax", **kw)
     for key in ("num_steps", "num_accepted_steps", "num_rejected_steps"):
         assert int(own.stats[key]) == int(via_diffrax.stats[key]), key
     assert int(own.stats["num_rejected_steps"]) > 0  # the comparison covers rejections
@@ -255,14 +245,8 @@ def test_adaptive_saving_equals_diffeqsolve(model, stim, kw):
     """Samples every `save_every` ms in an adaptive call come from hhjax's own loop (the
     dense output of the accepted step holding each); `progress=True` saves them with
     `diffrax.diffeqsolve`. The same steps, samples, spikes."""
-    simulate_module = sys.modules["hhjax.integrate.simulate"]
-
-    def no_diffeqsolve(*args, **kwargs):
-        raise AssertionError("the samples were saved by diffeqsolve, not by the own loop")
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(simulate_module, "_solve_and_collect", no_diffeqsolve)
-        own = hj.simulate(model, stim, t1=60.0, **kw)
+    own = hj.simulate(model, stim, t1=60.0, path="adaptive", **kw)
+    assert hj.execution_path(model, stim, t1=60.0, **kw) == "adaptive"
     via_diffrax = hj.simulate(model, stim, t1=60.0, progress=True, **kw)
     assert own.V.shape[0] == int(np.floor(60.0 / kw["save_every"] + 1e-9)) + 1
     # the first sample is the initial state itself (an independent check: with XLA's
@@ -285,7 +269,7 @@ def test_adaptive_saving_equals_diffeqsolve(model, stim, kw):
 def test_rms_norm_of_all_is_the_rms_of_every_element():
     """The adaptive controllers' norm: the RMS of all leaves as one vector (diffrax's default
     `rms_norm`, here summed as one array), against NumPy."""
-    from hhjax.integrate.adaptive import rms_norm_of_all
+    from hhjax.integrate.loops.adaptive import rms_norm_of_all
     rng = np.random.default_rng(0)
     tree = {"a": rng.normal(size=(3, 4)), "b": rng.normal(size=7), "c": np.float64(2.5)}
     flat = np.concatenate([np.ravel(x) for x in jax.tree.leaves(tree)])
@@ -296,7 +280,7 @@ def test_rms_norm_of_all_is_the_rms_of_every_element():
 def test_compile_options_fall_back_where_unknown():
     """`JitWithOptions`: an option this jaxlib does not know gives the plain compilation
     (the same result, remembered); an error of the function itself still surfaces."""
-    from hhjax.integrate.compiled import JitWithOptions
+    from hhjax.backends.compiled import JitWithOptions
     f = JitWithOptions(lambda x: 2 * x + 1, {"xla_no_such_option_in_any_jaxlib": True})
     np.testing.assert_array_equal(f(jnp.arange(3.0)), [1.0, 3.0, 5.0])
     assert f.tuned is None
@@ -449,7 +433,7 @@ def test_a_bound_solve_equals_the_filtered_call_and_shares_its_program():
     """`CompiledSolve.bind`: the same outputs as the `filter_jit`-style call (non-array
     output parts included), one program for every binding of the same structure, a new one
     for a different static part, and the filtered call for traced arguments."""
-    from hhjax.integrate.compiled import CompiledSolve
+    from hhjax.backends.compiled import CompiledSolve
 
     def fn(params, x, scale):
         return {"y": params["a"] * x + params["b"], "n": scale}, x.sum() * scale
@@ -470,48 +454,61 @@ def test_a_bound_solve_equals_the_filtered_call_and_shares_its_program():
     assert float(traced) == 6.0 and len(solve.programs) == 2
 
 
-def test_small_loop_flag_is_added_only_where_it_can_act(monkeypatch):
-    """`use_small_loop_kernels`: adds the XLA flag to XLA_FLAGS before JAX's backends start,
-    keeps the user's other flags, never overrides their backend options, and does nothing
-    once the backends run (XLA has read its flags then)."""
-    from jax._src import xla_bridge
-
-    from hhjax.integrate.compiled import SMALL_LOOP_FLAG, use_small_loop_kernels
-    monkeypatch.setattr(xla_bridge, "backends_are_initialized", lambda: False)
+def test_small_loop_flag_shim_is_deprecated_and_keeps_the_users_flags():
+    """`use_small_loop_kernels` (deprecated; the library itself never edits XLA_FLAGS): warns,
+    adds the XLA flag to the given environment, keeps the user's other flags and never
+    overrides their backend options."""
+    from hhjax.backends.xla_flags import SMALL_LOOP_FLAG
     env = {"XLA_FLAGS": "--xla_cpu_enable_fast_math=false"}
-    assert use_small_loop_kernels(env)
+    with pytest.warns(DeprecationWarning, match="XLA_FLAGS"):
+        assert hj.use_small_loop_kernels(env)
     assert env["XLA_FLAGS"] == f"--xla_cpu_enable_fast_math=false {SMALL_LOOP_FLAG}"
-    assert not use_small_loop_kernels(env)  # already there
+    with pytest.warns(DeprecationWarning):
+        assert not hj.use_small_loop_kernels(env)  # already there
     own = {"XLA_FLAGS": "--xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold=512"}
-    assert not use_small_loop_kernels(own) and own["XLA_FLAGS"].endswith("=512")
-    empty = {}
-    assert use_small_loop_kernels(empty) and empty["XLA_FLAGS"] == SMALL_LOOP_FLAG
+    with pytest.warns(DeprecationWarning):
+        assert not hj.use_small_loop_kernels(own) and own["XLA_FLAGS"].endswith("=512")
     larger = {}
-    assert use_small_loop_kernels(larger, byte_threshold=262_144)
+    with pytest.warns(DeprecationWarning):
+        assert hj.use_small_loop_kernels(larger, byte_threshold=262_144)
     assert larger["XLA_FLAGS"] == "--xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold=262144"
-    with pytest.raises(ValueError, match="byte_threshold"):
-        use_small_loop_kernels({}, byte_threshold=-1)
-    monkeypatch.setattr(xla_bridge, "backends_are_initialized", lambda: True)
-    late = {}
-    assert not use_small_loop_kernels(late) and "XLA_FLAGS" not in late
+    with pytest.raises(ValueError, match="byte_threshold"), pytest.warns(DeprecationWarning):
+        hj.use_small_loop_kernels({}, byte_threshold=-1)
+
+
+def test_importing_and_simulating_leaves_global_configuration_alone():
+    """hhjax changes no global setting: XLA_FLAGS and jax_enable_x64 are as they were after
+    importing it and running a solve, a fit step and the benchmark helpers."""
+    code = textwrap.dedent("""
+        import os, jax
+        before = (os.environ.get("XLA_FLAGS"), jax.config.jax_enable_x64)
+        import hhjax as hj
+        hj.simulate(hj.HodgkinHuxley(), 10.0, t1=5.0)
+        hj.simulate(hj.SLIF2HH(), 10.0, t1=5.0)
+        import hhjax.bench.suite, hhjax.cli
+        print(before == (os.environ.get("XLA_FLAGS"), jax.config.jax_enable_x64))
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.split() == ["True"]
 
 
 def test_small_loop_flag_makes_xla_compile_a_small_loop_as_one_function():
-    """In a fresh process, after `use_small_loop_kernels()`, XLA hoists a loop of ~10 KiB per
+    """In a fresh process started with the small-loop flag, XLA hoists a loop of ~10 KiB per
     iteration into one function (a loop of that size is not hoisted by default)."""
     code = textwrap.dedent("""
         import sys
         import hhjax
-        if sys.argv[1] == "flag":
-            assert hhjax.use_small_loop_kernels()
         import jax, jax.numpy as jnp
         loop = lambda x: jax.lax.fori_loop(0, 10, lambda i, x: jnp.sin(x) * x + 1.0, x)
         print("small call" if "xla_cpu_small_call" in jax.jit(loop).lower(jnp.ones(1000)).compile().as_text()
               else "kernels")
     """)
+    from hhjax.backends.xla_flags import SMALL_LOOP_FLAG
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    flags = {"flag": {"XLA_FLAGS": SMALL_LOOP_FLAG}, "default": {}}
     out = {mode: subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, check=True,
-                                env=env).stdout.split() for mode in ("flag", "default")}
+                                env={**env, **flags[mode]}).stdout.split() for mode in ("flag", "default")}
     assert out == {"flag": ["small", "call"], "default": ["kernels"]}
 
 
@@ -586,40 +583,34 @@ def test_sharded_population_equals_unsharded():
     assert "10 neurons does not split evenly over 4 devices" in lines[-1]
 
 
-def test_host_device_flag_is_added_only_where_it_can_act(monkeypatch):
-    """`use_host_devices`: adds the device count to XLA_FLAGS before JAX's backends start,
-    keeps the user's other flags and their own count, rejects a bad count, and does nothing
-    once the backends run."""
-    from jax._src import xla_bridge
-
-    monkeypatch.setattr(xla_bridge, "backends_are_initialized", lambda: False)
-    env = {"XLA_FLAGS": "--xla_cpu_enable_fast_math=false"}
-    assert hj.use_host_devices(3, env)
-    assert env["XLA_FLAGS"] == "--xla_cpu_enable_fast_math=false --xla_force_host_platform_device_count=3"
-    own = {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
-    assert not hj.use_host_devices(2, own) and own["XLA_FLAGS"].endswith("=8")
-    cores = {}
-    assert hj.use_host_devices(environ=cores)
-    assert int(cores["XLA_FLAGS"].rsplit("=", 1)[1]) == len(os.sched_getaffinity(0))
-    with pytest.raises(ValueError, match="positive integer"):
-        hj.use_host_devices(0, {})
-    monkeypatch.setattr(xla_bridge, "backends_are_initialized", lambda: True)
-    late = {}
-    assert not hj.use_host_devices(2, late) and "XLA_FLAGS" not in late
+def test_host_device_flag_shim_is_deprecated_and_keeps_the_users_count():
+    """`use_host_devices` (deprecated): warns, adds the device count to the given
+    environment, keeps the user's other flags and their own count, rejects a bad count."""
+    with pytest.warns(DeprecationWarning):
+        env = {"XLA_FLAGS": "--xla_cpu_enable_fast_math=false"}
+        assert hj.use_host_devices(3, env)
+        assert env["XLA_FLAGS"] == "--xla_cpu_enable_fast_math=false --xla_force_host_platform_device_count=3"
+        own = {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+        assert not hj.use_host_devices(2, own) and own["XLA_FLAGS"].endswith("=8")
+        cores = {}
+        assert hj.use_host_devices(environ=cores)
+        assert int(cores["XLA_FLAGS"].rsplit("=", 1)[1]) == len(os.sched_getaffinity(0))
+        with pytest.raises(ValueError, match="positive integer"):
+            hj.use_host_devices(0, {})
 
 
 def test_sharding_section_splits_populations_over_host_devices():
-    """In a fresh process with 3 host devices (`use_host_devices`), the bench's sharding
+    """In a fresh process with 3 host devices (XLA_FLAGS), the bench's sharding
     section runs HH and tv-LIF2HH split over all three (sizes rounded to a multiple of 3)
     with the spike counts of the unsplit population."""
     code = textwrap.dedent("""
         import json, hhjax as hj
-        assert hj.use_host_devices(3)
         from hhjax.bench.suite import Settings, sharding
         s = Settings(hh_ns=(1, 100), dtypes=("float32",), work=2e4, min_steps=2000, max_steps=2000, repeats=1)
         print(json.dumps(sharding(s, log=lambda *_: None)))
     """)
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=3"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]

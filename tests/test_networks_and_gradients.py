@@ -107,21 +107,21 @@ def test_gradient_through_the_solve_matches_finite_differences():
 
 @pytest.mark.parametrize("save_every", [None, pytest.param(0.1, marks=pytest.mark.slow)],
                          ids=["own-grid-loop", "diffeqsolve-saving"])
-def test_default_gradient_stores_every_step_only_while_cheap(monkeypatch, save_every):
+def test_default_gradient_stores_every_step_only_while_cheap(save_every):
     """Reverse mode with the default adjoint keeps every step (memory linear in the step
-    count) while that fits `STORE_EVERY_STEP_BYTES`, and equinox's O(√steps) checkpoints
+    count) while that fits `Tuning.store_every_step_bytes`, and O(√steps) checkpoints
     beyond it; the gradient is the same as with a handful of checkpoints either way."""
     import sys
 
     import diffrax as dfx
 
-    sim_module = sys.modules["hhjax.integrate.simulate"]
     g_k = jnp.linspace(30.0, 40.0, 16)
 
-    def compiled(steps, adjoint=None):
+    def compiled(steps, adjoint=None, tuning=None):
         def loss(g):
             sim = hj.simulate(hj.HodgkinHuxley(g_K=g), hj.Step(0.0, 10.0, 2.0), t1=steps * 0.02, solver="euler",
-                              dt=0.02, dtype="float64", max_spikes=4, adjoint=adjoint, save_every=save_every)
+                              dt=0.02, dtype="float64", max_spikes=4, adjoint=adjoint, save_every=save_every,
+                              tuning=tuning)
             return jnp.sum(sim.y_final.V) if save_every is None else jnp.mean(sim.V)
 
         c = jax.jit(jax.value_and_grad(loss)).lower(g_k).compile()
@@ -130,9 +130,8 @@ def test_default_gradient_stores_every_step_only_while_cheap(monkeypatch, save_e
     stored = [compiled(steps) for steps in (500, 2000)]
     few = compiled(2000, dfx.RecursiveCheckpointAdjoint(checkpoints=8))
     np.testing.assert_allclose(stored[1][1], few[1], rtol=1e-11)
-    monkeypatch.setattr(sim_module, "STORE_EVERY_STEP_BYTES", 0)
-    jax.clear_caches()  # the budget is read while tracing: trace the solves again
-    sqrt = [compiled(steps) for steps in (500, 2000)]
+    no_budget = hj.tuning_for().replace(store_every_step_bytes=0)
+    sqrt = [compiled(steps, tuning=no_budget) for steps in (500, 2000)]
     np.testing.assert_allclose(sqrt[1][1], few[1], rtol=1e-11)
     kept = [a[0] - b[0] for a, b in zip(stored, sqrt)]  # what storing every step adds
     assert kept[1] > 3 * kept[0] > 0  # 4x the steps, ~4x the memory
@@ -141,9 +140,9 @@ def test_default_gradient_stores_every_step_only_while_cheap(monkeypatch, save_e
         assert sqrt[1][0] < 2.5 * sqrt[0][0]  # O(√steps): √4 = 2
     # the rule itself: every step while n copies of the carry fit, else None (√steps)
     carry = (jnp.zeros(100, jnp.float64),)
-    monkeypatch.setattr(sim_module, "STORE_EVERY_STEP_BYTES", 800 * 50)
-    assert sim_module.default_checkpoints(50, carry) == 50
-    assert sim_module.default_checkpoints(51, carry) is None
+    from hhjax.integrate.loops.checkpointed import default_checkpoints
+    assert default_checkpoints(50, carry, 800 * 50) == 50
+    assert default_checkpoints(51, carry, 800 * 50) is None
 
 
 def test_reverse_mode_leaves_the_step_time_table_alone():

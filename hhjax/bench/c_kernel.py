@@ -23,8 +23,8 @@ import time
 
 import numpy as np
 
-from ..integrate.sharding import usable_cores
-from .peers import PeerRun, PeerUnavailable, _steady
+from ..backends.xla_flags import usable_cores
+from .peer_run import PeerRun, PeerUnavailable, steady
 
 _SOURCE = r"""
 #include <math.h>
@@ -112,7 +112,7 @@ def run_c_kernel(currents, steps: int, dt: float, dtype: str = "float64", record
     suffix = "f64" if dtype == "float64" else "f32"
     N = len(currents)
     I = np.ascontiguousarray(currents, real)
-    state = [np.full(N, x, real) for x in (-65.0, *_steady(-65.0))]
+    state = [np.full(N, x, real) for x in (-65.0, *steady(-65.0))]
     count = np.zeros(N, np.intc)
     pointer = np.ctypeslib.as_ctypes_type(real)
     c_real = ctypes.c_double if dtype == "float64" else ctypes.c_float

@@ -20,29 +20,14 @@ import importlib.metadata
 import math
 import tempfile
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
+from .c_kernel import run_c_kernel as _run_c_kernel
+from .peer_run import PeerRun, PeerUnavailable, crossings, steady
+
 E_NA, E_K, E_L = 50.0, -77.0, -54.387
 G_NA, G_K, G_L, C_M = 120.0, 36.0, 0.3, 1.0
-
-
-class PeerUnavailable(RuntimeError):
-    """The peer simulator is not installed or cannot run here."""
-
-
-@dataclass
-class PeerRun:
-    spike_times: list | None  # one list per neuron (None: counts only)
-    seconds: float
-    method: str
-    version: str
-    spike_counts: list | None = None
-
-    def __post_init__(self):
-        if self.spike_counts is None and self.spike_times is not None:
-            self.spike_counts = [len(s) for s in self.spike_times]
 
 
 def _import(name: str):
@@ -51,29 +36,6 @@ def _import(name: str):
     except Exception as e:  # ImportError, or a broken install (e.g. Brian2 with numpy ≥ 2.4)
         raise PeerUnavailable(f"{name} cannot be imported: {type(e).__name__}: {e}") from None
 
-
-def _steady(V: float):
-    """Gate steady states at V (mV), classic rates."""
-    am = 0.1 * (V + 40) / (1 - math.exp(-(V + 40) / 10))
-    bm = 4 * math.exp(-(V + 65) / 18)
-    ah = 0.07 * math.exp(-(V + 65) / 20)
-    bh = 1 / (1 + math.exp(-(V + 35) / 10))
-    an = 0.01 * (V + 55) / (1 - math.exp(-(V + 55) / 10))
-    bn = 0.125 * math.exp(-(V + 65) / 80)
-    return am / (am + bm), ah / (ah + bh), an / (an + bn)
-
-
-def _crossings(V: np.ndarray, dt: float) -> list:
-    """Upward crossings of 0 mV from V sampled every step ((steps + 1, N)), located by
-    linear interpolation inside the step."""
-    out = []
-    for v in V.T:
-        k = np.nonzero((v[:-1] < 0) & (v[1:] >= 0))[0]
-        out.append(list((k + (-v[k]) / (v[k + 1] - v[k])) * dt))
-    return out
-
-
-# --- BrainPy --------------------------------------------------------------------------
 
 def run_brainpy(currents, steps: int, dt: float, dtype: str = "float64", record: bool = False) -> PeerRun:
     """BrainPy: the HH equations through `bp.odeint(method="euler")`, stepped by
@@ -102,7 +64,7 @@ def run_brainpy(currents, steps: int, dt: float, dtype: str = "float64", record:
     N = len(currents)
     ftype = jnp.float64 if dtype == "float64" else jnp.float32
     I = jnp.asarray(currents, ftype)
-    start = [jnp.full(N, x, ftype) for x in (-65.0, *_steady(-65.0))] + [jnp.zeros(N, jnp.int32)]
+    start = [jnp.full(N, x, ftype) for x in (-65.0, *steady(-65.0))] + [jnp.zeros(N, jnp.int32)]
     V, m, h, n, count = state = [bm.Variable(x) for x in start]
 
     def body(i):
@@ -129,7 +91,7 @@ def run_brainpy(currents, steps: int, dt: float, dtype: str = "float64", record:
     spikes = None
     if record:
         trace = np.concatenate([np.full((1, N), -65.0), np.asarray(out)], axis=0)
-        spikes = _crossings(trace, dt)
+        spikes = crossings(trace, dt)
     return PeerRun(spikes, seconds, f"bp.odeint euler + bm.for_loop in bm.jit, {dtype}", bp.__version__,
                    spike_counts=[int(c) for c in np.asarray(counts)])
 
@@ -171,7 +133,7 @@ def run_jaxley(currents, steps: int, dt: float, dtype: str = "float64", record: 
     V = np.asarray(jax.block_until_ready(sim(I)))
     seconds = time.perf_counter() - t
     version = getattr(jx, "__version__", None) or importlib.metadata.version("jaxley")
-    return PeerRun(_crossings(V.T[: steps + 1], dt), seconds,
+    return PeerRun(crossings(V.T[: steps + 1], dt), seconds,
                    f"jaxley bwd_euler, vmapped single compartment (records V every step), {dtype}", version)
 
 
@@ -212,7 +174,7 @@ def run_brian2(currents, steps: int, dt: float, dtype: str = "float64", target: 
         ns = dict(gNa=G_NA, gK=G_K, gL=G_L, ENa=E_NA, EK=E_K, EL=E_L, Cm=C_M, ms=b2.ms)
         G = b2.NeuronGroup(len(currents), _BRIAN_EQS, method="euler", threshold="v > 0", refractory="v > 0",
                            namespace=ns)
-        m0, h0, n0 = _steady(-65.0)
+        m0, h0, n0 = steady(-65.0)
         G.v, G.m, G.h, G.n = -65.0, m0, h0, n0
         G.I = np.asarray(currents, float)
         mon = b2.SpikeMonitor(G)
@@ -291,9 +253,7 @@ def run_neuron(currents, steps: int, dt: float, dtype: str = "float64", threads:
 
 def run_c_kernel(currents, steps: int, dt: float, dtype: str = "float64", record: bool = False) -> PeerRun:
     """The C kernel of `hhjax.bench.c_kernel` (built with the system's C compiler)."""
-    from .c_kernel import run_c_kernel as run
-
-    return run(currents, steps, dt, dtype, record)
+    return _run_c_kernel(currents, steps, dt, dtype, record)
 
 
 RUNNERS = {

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import costs
+from ..backends import tuned_model, tuning_for
 from ..integrate import cast_floats, simulate
 from ..integrate.sharding import shard_population
 from ..models import LIF, SLIF2HH, HodgkinHuxley, tvlif2hh
@@ -154,7 +155,7 @@ def _hh_baselines(n, dtype, steps) -> dict:
     y0 = jax.tree.map(lambda x: x.astype(dtype), y0)
     current = jnp.linspace(0.0, 20.0, n, dtype=dtype)
     scan = textbook_hh_scan(steps, DT)
-    prepared = cast_floats(model.prepare_for_solve(), jnp.dtype(dtype))
+    prepared = cast_floats(tuned_model(model, tuning_for()), jnp.dtype(dtype))
     vf_scan = vector_field_scan(steps, DT)
     stim = Constant(current)
     return dict(textbook_scan=lambda: scan(y0.V, y0.m, y0.h, y0.n, current),
@@ -482,19 +483,21 @@ def peers(settings: Settings, names=None, log=print) -> dict:
     """Each installed peer: spike agreement with hhjax (16 neurons, 50 ms, float64) and
     throughput on the same HH population as the throughput section. Missing peers are
     skipped with a note."""
-    from .peers import RUNNERS, PeerUnavailable
+    from .peer_process import run_peer
+    from .peer_run import PeerUnavailable
+    from .peers import RUNNERS
 
     out = {}
     currents = np.linspace(0.0, 20.0, 16)
     steps = 5000
     ours = simulate(HodgkinHuxley(), Constant(jnp.asarray(currents)), t1=steps * DT, dt=DT, solver="euler",
                     dtype="float64").spike_list()
-    x64 = bool(jax.config.jax_enable_x64)
     for name in names or RUNNERS:
-        runner = RUNNERS[name]
+        def runner(c, s, dt, dtype, record=False, name=name):
+            return run_peer(name, c, s, dt, dtype, record=record)
+
         try:
             check = runner(currents, steps, DT, "float64", record=True)
-            jax.config.update("jax_enable_x64", x64)  # BrainPy and jaxley switch it globally
         except PeerUnavailable as e:
             log(f"[peers] {name}: skipped ({e})")
             out[name] = dict(skipped=str(e))
@@ -516,7 +519,6 @@ def peers(settings: Settings, names=None, log=print) -> dict:
                     continue  # ~3e6 neuron-steps/s: minutes per row
                 try:
                     r = runner(np.linspace(0.0, 20.0, n), settings.peer_steps, DT, dtype)
-                    jax.config.update("jax_enable_x64", x64)
                 except PeerUnavailable as e:
                     entry["rows"].append(dict(dtype=dtype, N=n, skipped=str(e)))
                     continue
@@ -530,6 +532,11 @@ def peers(settings: Settings, names=None, log=print) -> dict:
 
 # --- the suite -------------------------------------------------------------------------------
 
+def needs_x64(settings, sections) -> bool:
+    """Whether `sections` with `settings` run anything in float64."""
+    return "float64" in settings.dtypes or "accuracy" in sections or "gradient" in sections
+
+
 def run_suite(settings: Settings | None = None, sections=SECTIONS, out: str | None = "bench.json",
               plots: str | None = "bench.png", peer_names=None, log=print) -> dict:
     """Run `sections` with `settings` (default: quick), print as it goes, write the JSON
@@ -538,8 +545,9 @@ def run_suite(settings: Settings | None = None, sections=SECTIONS, out: str | No
     unknown = set(sections) - set(SECTIONS)
     if unknown:
         raise ValueError(f"unknown benchmark section(s) {sorted(unknown)}; choose from {list(SECTIONS)}")
-    if "float64" in settings.dtypes or "accuracy" in sections or "gradient" in sections:
-        jax.config.update("jax_enable_x64", True)
+    if needs_x64(settings, sections) and not jax.config.jax_enable_x64:
+        raise ValueError("these benchmark sections run float64: call jax.config.update('jax_enable_x64', True) "
+                         "first (the `hhjax bench` command does)")
     results = dict(environment=environment(), settings={k: getattr(settings, k) for k in settings.__dataclass_fields__})
     env = results["environment"]
     log(f"hhjax bench: jax {env['jax']} / jaxlib {env['jaxlib']}, XLA_FLAGS={env['XLA_FLAGS']!r}, {env['device']}, "

@@ -1,6 +1,7 @@
 """Fitting neuron models to voltage traces and spike trains with optax."""
 
 from .bijections import AbstractBijection, Bounded, Identity, Positive, default_bijection
+from .diagnostics import FitDiagnostics, FitWarning, diagnose
 from .loop import FitError, FitResult, FitState, fit, load_checkpoint, save_checkpoint
 from .losses import (
     SummaryStatistics,
@@ -32,6 +33,8 @@ from .synthetic import default_protocols, synthetic_traces
 from .traces import Trace, load_trace, make_trace, save_trace, stack_traces
 
 __all__ = [
+    "FitDiagnostics", "FitWarning", "diagnose",
+    "FitDiagnostics", "FitWarning", "diagnose",
     "AbstractBijection", "Bounded", "Identity", "Positive", "default_bijection", "FitError", "FitResult",
     "FitState", "fit", "load_checkpoint", "save_checkpoint", "SummaryStatistics", "equation_error",
     "pad_spike_times", "shooting_loss", "simulate_trace", "spike_times_from_trace", "spike_timing_loss",

@@ -10,10 +10,8 @@ import diffrax as dfx
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from diffrax._term import WrapTerm
 
 from .._numerics import x_over_one_minus_exp
-from .compiled import shaped_for_cpu
 
 
 class _PointwiseInterpolation(dfx.AbstractLocalInterpolation):
@@ -53,13 +51,6 @@ class RK4Interpolation(_PointwiseInterpolation):
         return jax.tree.map(one, self.y0, self.k)
 
 
-# From this many state elements on (HH: 8 neurons), RK4 keeps each stage's increments in
-# memory (see `_in_memory`). HH, float32, ns per neuron-step without → with (one process
-# each, best of 3): N = 10 261 → 193, 100 83 → 37, 1,000 125 → 35, 10,000 117 → 24,
-# 100,000 82 → 14; at N = 1 the three conditionals cost ~12 % (1.26 → 1.42 µs per step).
-STAGES_IN_MEMORY_FROM = 32
-
-
 def _in_memory(finite_step, k):
     """The stage increments `k`, written to memory before the next stage reads them.
     Left to itself, XLA fuses the whole written-out step into each state variable's
@@ -72,8 +63,11 @@ def _in_memory(finite_step, k):
 
 class RK4(dfx.AbstractSolver):
     """The classic fourth-order Runge–Kutta method (fixed steps only), written out stage
-    by stage; for populations each stage's increments are kept in memory (`_in_memory`)."""
+    by stage. `stages_in_memory_from`: from this many state elements on, each stage's
+    increments are kept in memory (`_in_memory`; a backend tuning, set by `simulate` from
+    its `Tuning`); None: never."""
 
+    stages_in_memory_from: int | None = eqx.field(static=True, default=None)
     term_structure: ClassVar = dfx.AbstractTerm
     interpolation_cls: ClassVar[Callable[..., RK4Interpolation]] = RK4Interpolation
 
@@ -91,7 +85,8 @@ class RK4(dfx.AbstractSolver):
         def axpy(a, k):
             return jax.tree.map(lambda y, ki: y + a * ki, y0, k)
 
-        if shaped_for_cpu() and sum(jnp.size(x) for x in jax.tree.leaves(y0)) >= STAGES_IN_MEMORY_FROM:
+        size = sum(jnp.size(x) for x in jax.tree.leaves(y0))
+        if self.stages_in_memory_from is not None and size >= self.stages_in_memory_from:
             stage = functools.partial(_in_memory, jnp.isfinite(h))
         else:
             def stage(k):
@@ -163,11 +158,13 @@ class ModelTerm(dfx.ODETerm):
 
 
 def vf_and_decay(term, t, y, args):
-    """(f, λ) from a `ModelTerm`, looking through diffrax's forward-time `WrapTerm`."""
+    """(f, λ) from a `ModelTerm`, looking through the terms diffrax wraps it in (its
+    forward-time wrapper keeps the wrapped term as `.term`; simulate integrates forward)."""
     while not hasattr(term, "vf_and_decay"):
-        if not isinstance(term, WrapTerm):
+        inner = getattr(term, "term", None)
+        if not isinstance(inner, dfx.AbstractTerm):
             raise TypeError("ExponentialEuler needs a hhjax ModelTerm with decay rates (use hhjax.simulate)")
-        term = term.term  # simulate only integrates forward in time (direction = 1)
+        term = inner
     return term.vf_and_decay(t, y, args)
 
 

@@ -86,11 +86,6 @@ class AbstractNeuron(eqx.Module):
         """Time (ms) until which the neuron is frozen after a spike; −inf if never."""
         return jnp.full(jnp.shape(self.voltage(y)), -jnp.inf, dtype=jnp.result_type(self.voltage(y)))
 
-    def prepare_for_solve(self) -> "AbstractNeuron":
-        """An equivalent model specialised for the solver (e.g. a compile-time plan from
-        concrete parameters); `simulate` calls it before compiling. Default: itself."""
-        return self
-
     def vector_field(self, t, y, args):
         """dy/dt for diffrax: `args` is the stimulus (or a constant current, or None)."""
         return self.dynamics(t, y, input_current(args, t))

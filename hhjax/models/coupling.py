@@ -47,9 +47,6 @@ class ThresholdCoupled(AbstractNeuron):
     def decay_rates(self, t, y, current):
         return self.neuron.decay_rates(t, y, current + self.synaptic_current(y))
 
-    def prepare_for_solve(self):
-        return eqx.tree_at(lambda m: m.neuron, self, self.neuron.prepare_for_solve())
-
     def voltage(self, y):
         return self.neuron.voltage(y)
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
 from .base import AbstractNeuron
-from .rates import AbstractRate, Exponential, Linoid, Sigmoid, gate_tvlif, shared_exponent_plan, shared_rates
+from .rates import AbstractRate, Exponential, Linoid, Sigmoid, gate_tvlif
 
 
 class HHState(eqx.Module):
@@ -50,7 +48,6 @@ class HodgkinHuxley(AbstractNeuron):
     beta_h: AbstractRate = Sigmoid(1.0, -35.0, 10.0)
     alpha_n: AbstractRate = Linoid(0.01, -55.0, 10.0)
     beta_n: AbstractRate = Exponential(0.125, -65.0, 80.0)
-    exponent_plan: tuple | None = eqx.field(static=True, default=None)
 
     @classmethod
     def standard(cls, **overrides) -> "HodgkinHuxley":
@@ -66,29 +63,15 @@ class HodgkinHuxley(AbstractNeuron):
             E_K=-12.0,
             E_L=10.613,
             V_rest=0.0,
-            **{name: getattr(base, name).shifted(65.0) for name in _RATE_NAMES},
+            **{name: getattr(base, name).shifted(65.0) for name in RATE_NAMES},
         )
         params.update(overrides)
         return cls(**params)
 
-    def prepare_for_solve(self) -> "HodgkinHuxley":
-        """The same model with its rates' shared exponentials planned (`exponent_plan`):
-        the classic rates need two exponentials per step instead of six. `simulate` calls
-        this on concrete parameters; traced or per-neuron slopes keep the direct path.
-        The plan is fixed by the slopes and half-activation voltages it was made from: it
-        is for one solve — edit the rates of the original model, not of the prepared one."""
-        rates = [getattr(self, name) for name in _RATE_NAMES]
-        return dataclasses.replace(self, exponent_plan=shared_exponent_plan(rates))
-
     # -- gates ---------------------------------------------------------------------
     def gate_rates(self, V: ArrayLike) -> dict[str, tuple[Array, Array]]:
         """{'m': (α_m, β_m), 'h': (α_h, β_h), 'n': (α_n, β_n)} at V (1/ms)."""
-        rates = [getattr(self, name) for name in _RATE_NAMES]
-        if self.exponent_plan is not None:
-            values = shared_rates(rates, self.exponent_plan, V)
-        else:
-            values = [r(V) for r in rates]
-        am, bm, ah, bh, an, bn = values
+        am, bm, ah, bh, an, bn = (getattr(self, name)(V) for name in RATE_NAMES)
         return {"m": (am, bm), "h": (ah, bh), "n": (an, bn)}
 
     def gate_tvlif(self, V: ArrayLike) -> dict[str, tuple[Array, Array]]:
@@ -167,7 +150,7 @@ class HodgkinHuxley(AbstractNeuron):
         return self.V_rest + 65.0
 
 
-_RATE_NAMES = ("alpha_m", "beta_m", "alpha_h", "beta_h", "alpha_n", "beta_n")
+RATE_NAMES = ("alpha_m", "beta_m", "alpha_h", "beta_h", "alpha_n", "beta_n")
 
 
 def traub_miles(**overrides) -> HodgkinHuxley:

@@ -8,8 +8,18 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-from ..stimuli import as_stimulus
+from ..stimuli import AbstractStimulus, Constant, Function
 from .base import AbstractDiscreteNeuron, AbstractNeuron, tvlif_derivative
+
+
+def _as_time_function(x) -> AbstractStimulus:
+    """A tv-LIF parameter as a function of time (ms): a stimulus-like module as it is, a
+    callable wrapped, a number or array constant."""
+    if isinstance(x, AbstractStimulus):
+        return x
+    if callable(x):
+        return Function(x)
+    return Constant(x)
 
 
 class LIFState(eqx.Module):
@@ -95,9 +105,9 @@ class TVLIF(AbstractIntegrateAndFire):
     `TVLIF2HH` do).
     """
 
-    tau: Callable = eqx.field(converter=as_stimulus)
-    rest: Callable = eqx.field(converter=as_stimulus)
-    gain: Callable = eqx.field(converter=as_stimulus)
+    tau: Callable = eqx.field(converter=_as_time_function)
+    rest: Callable = eqx.field(converter=_as_time_function)
+    gain: Callable = eqx.field(converter=_as_time_function)
     V_reset: ArrayLike = -65.0
     V_th: ArrayLike = -50.0
     t_ref: ArrayLike = 2.0

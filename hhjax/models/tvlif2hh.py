@@ -58,9 +58,6 @@ class TVLIFGateForm(AbstractNeuron):
     def default_threshold(self):
         return self.hh.default_threshold()
 
-    def prepare_for_solve(self):
-        return eqx.tree_at(lambda m: m.hh, self, self.hh.prepare_for_solve())
-
 
 class TVLIF2HHState(eqx.Module):
     """Channel neurons u_na, u_k, u_l (mV), accumulator f (mV), integrating neuron u4
@@ -94,9 +91,6 @@ class TVLIF2HH(AbstractNeuron):
 
     def default_threshold(self):
         return self.hh.default_threshold()
-
-    def prepare_for_solve(self):
-        return eqx.tree_at(lambda m: m.hh, self, self.hh.prepare_for_solve())
 
     def _conductances(self, y):
         return self.hh.conductances(HHState(V=self.voltage(y), m=y.m, h=y.h, n=y.n))

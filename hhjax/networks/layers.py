@@ -23,7 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..integrate.simulate import model_term
+from ..backends import tuned_model, tuning_for
+from ..integrate.terms import model_term
 from ..integrate.solvers import RK4, ExponentialEuler
 from ..models import SLIF2HH, DiscreteLIF, HHState, HodgkinHuxley
 from ..models.rates import ConstantRate
@@ -134,7 +135,7 @@ class HHLayer(SpikingLayer):
         # are the same relative size as in the other layers): ~10 µA/cm² for inputs in [0, 1]
         self.linear = _linear(n_in, n_out, key)
         self.input_scale = float(input_scale)
-        self.neuron = _floats_as_arrays(neuron.prepare_for_solve())
+        self.neuron = _floats_as_arrays(tuned_model(neuron, tuning_for()))
         self.steps, self.step_ms, self.substeps, self.solver = steps, step_ms, substeps, solver
         self.threshold = float(neuron.default_threshold()) if threshold is None else float(threshold)
         self.surrogate, self.width = surrogate, width

@@ -8,9 +8,10 @@ from .simplified import (
     hh_chain_spikes,
     slif2hh_chain_spikes,
 )
+from .waveforms import PAPER_PERIOD_MS, PaperSawtooth, PaperSquare, PaperTriangle, paper_waveforms
 from .xor import XOR_INIT_MV, xor_network, xor_output_spikes
 
 __all__ = [
     "PAPER_HH_INIT", "SpikeTrainComparison", "compare_spike_trains", "hh_chain_spikes",
-    "slif2hh_chain_spikes", "XOR_INIT_MV", "xor_network", "xor_output_spikes",
+    "slif2hh_chain_spikes", "XOR_INIT_MV", "PAPER_PERIOD_MS", "PaperSawtooth", "PaperSquare", "PaperTriangle", "paper_waveforms", "xor_network", "xor_output_spikes",
 ]

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import optimistix as optx
 
-from .spikes import SpikeRecorder
+from ..spikes import SpikeRecorder
 
 # diffeqsolve rounds a step ending within 100 ulps of t1 onto t1 (no sliver steps).
 _ULPS_BEFORE_T1 = 100

@@ -1,4 +1,5 @@
-"""Compiled solves: XLA options of their own, and a cheap call for a concrete repeat.
+"""Compiled solves: XLA options of their own (per compilation: nothing global changes),
+and a cheap call for a concrete repeat.
 
 `simulate` at N = 1 runs a few milliseconds of steps per call, so what a call costs
 besides its steps matters. `eqx.filter_jit` partitions and hashes every argument pytree on
@@ -9,76 +10,10 @@ on a flat list of device arrays (~50 µs).
 
 from __future__ import annotations
 
-import os
-from typing import Any, Callable, MutableMapping
+from typing import Any, Callable
 
 import equinox as eqx
 import jax
-
-# XLA's CPU backend compiles hhjax's adaptive loop (about 80 kernels for HH with Tsit5)
-# faster with its classic elemental emitters than with its MLIR fusion emitters, and the
-# loop runs as fast (README, "Benchmarks": HH Tsit5 at N = 100, XLA's part of a first call
-# 1.17 -> 0.83 s on a 2-core CPU). The fixed-step loops keep the default emitters, which
-# run them faster. Other backends ignore the option.
-CLASSIC_CPU_EMITTERS = {"xla_cpu_use_fusion_emitters": False}
-
-# XLA's CPU runtime compiles a while loop into one function (instead of dispatching each of
-# its kernels on every iteration) only when one iteration accesses fewer bytes than this
-# threshold, 1 KiB by default: HH at N = 1 just fits, tv-LIF2HH and s-LIF2HH in float64 or
-# RK4/Tsit5 do not and then run 2-30x slower per step (README, "Benchmarks"). The threshold is
-# an XLA backend option that only XLA_FLAGS can set, once per process, before JAX starts its
-# backends: `use_small_loop_kernels` does that for the `hhjax` command. 256 KiB ran N = 300 to
-# 1,000 and adaptive N = 100 solves up to 3.5x faster but compiled those solves 0.1-0.2 s
-# slower (README, "Small populations"): the default keeps compile times under 1 s.
-SMALL_LOOP_BYTES = 65_536
-_SMALL_LOOP_OPTION = "--xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold"
-SMALL_LOOP_FLAG = f"{_SMALL_LOOP_OPTION}={SMALL_LOOP_BYTES}"
-
-
-def use_small_loop_kernels(environ: MutableMapping[str, str] | None = None, *,
-                           byte_threshold: int = SMALL_LOOP_BYTES) -> bool:
-    """Add XLA's small-loop threshold (`SMALL_LOOP_FLAG`, or `byte_threshold` bytes) to
-    `XLA_FLAGS` in `environ` (default `os.environ`): XLA then compiles each while loop of up
-    to that many bytes per iteration (small populations) into one function. Only before JAX
-    has started its backends (later, XLA has read its flags already), and never over
-    `xla_backend_extra_options` the user has set. Returns whether the flag was added. Call
-    it at the top of a script, before any JAX computation."""
-    if not isinstance(byte_threshold, int) or byte_threshold < 0:
-        raise ValueError(f"byte_threshold must be a non-negative integer, got {byte_threshold!r}")
-    return add_xla_flag(f"{_SMALL_LOOP_OPTION}={byte_threshold}", "xla_backend_extra_options", environ)
-
-
-def add_xla_flag(flag: str, unless: str, environ: MutableMapping[str, str] | None = None) -> bool:
-    """Append `flag` to `XLA_FLAGS` in `environ` (default `os.environ`) unless `XLA_FLAGS`
-    already mentions `unless` (the user's own setting wins) or JAX has started its backends
-    (XLA has read its flags then). Returns whether the flag was added."""
-    environ = os.environ if environ is None else environ
-    flags = environ.get("XLA_FLAGS", "")
-    if unless in flags or _backends_started():
-        return False
-    environ["XLA_FLAGS"] = f"{flags} {flag}".strip()
-    return True
-
-
-def shaped_for_cpu() -> bool:
-    """Whether this compilation targets XLA's CPU backend, for which some loops take a
-    CPU-specific shape (RK4's stages kept in memory, paired steps: conditionals used as
-    fusion boundaries). On a GPU a conditional may cost a host synchronisation and XLA
-    fuses differently, so those loops keep their plain shape there (not measured: no GPU
-    was available)."""
-    return jax.default_backend() == "cpu"
-
-
-def _backends_started() -> bool:
-    """Whether JAX has started its backends (and XLA read its flags); False where this jax
-    does not say (the flag is then added, and does nothing if it came too late)."""
-    try:
-        from jax._src import xla_bridge
-
-        return bool(xla_bridge.backends_are_initialized())
-    except (ImportError, AttributeError):
-        return False
-
 
 class JitWithOptions:
     """`jit(fn)` (`eqx.filter_jit` by default, or `jax.jit`) compiled with the XLA

@@ -1,0 +1,86 @@
+"""`Tuning`: the speed choices of hhjax's loops for one backend, and their defaults.
+
+Every number here changes how fast a solve runs, never what it computes (tests run the
+loops with each choice forced and compare against `diffrax.diffeqsolve`). The CPU values
+come from measurements on a 2-core x86-64 CPU, jax/jaxlib 0.10.2 (docs/performance.md has
+the tables); other backends get the plain shapes (no GPU was available to measure).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+
+
+@dataclasses.dataclass(frozen=True)
+class Tuning:
+    """Speed choices of the integration loops (hashable: part of a compiled call's key).
+
+    - `blocked_from_neurons`: fixed-step populations from this size on step in blocks of
+      up to `max_block_steps`, writing each block's spikes with one scatter; smaller ones
+      record spike by spike (a block's fixed cost, ~8 µs on the CPU, outweighs the
+      scatters it saves below ~1,000 neurons).
+    - `clean_blocks_before_growing`: a block in which a neuron crossed twice is redone at
+      half the length; after this many clean blocks the length doubles again.
+    - `paired_from_neurons`: from this size on a block's loop takes two steps per
+      iteration, the second inside a conditional, which stops XLA's CPU copy insertion
+      from copying every state variable on every step (None: never). HH Euler float32,
+      neuron-steps/s single → paired: N = 10,000 2.3–3.4e8 → 4.4–4.5e8, 100,000
+      3.5–3.9e8 → 6.4–6.6e8.
+    - `rk4_stages_in_memory_from`: from this many state elements on RK4 writes each
+      stage's increments to memory (a conditional as a fusion boundary) instead of letting
+      XLA recompute earlier stages in every output (None: never). HH float32, ns per
+      neuron-step: N = 100 83 → 37, 100,000 82–136 → 14.
+    - `pack_loop_scalars`: the fixed-step loop carries the solver's floating-point scalars
+      packed into one vector behind an optimisation barrier (N = 10: 24 % faster, N = 100:
+      13–14 %).
+    - `shared_exponentials`: HH-type rates with compatible slopes share exponentials
+      (`shared_exponentials.py`: 2 instead of 6 per step for the classic rates).
+    - `adaptive_compiler_options`: XLA options for the adaptive loop's compilation (the
+      CPU's classic emitters compile it ~30 % faster and run it as fast).
+    - `discrete_block_steps`: discrete models record spikes once per block of this many
+      steps (≤ 32, one bit per step): s-LIF2HH N = 100 7.1e7 → 2.2e8 unit-steps/s.
+    - `store_every_step_bytes`: reverse mode through a fixed grid stores every step while
+      that takes at most this many bytes (2.6–9× faster value-and-grad than √steps
+      checkpoints), else O(√steps) checkpoints.
+    """
+
+    blocked_from_neurons: int = 1_000
+    max_block_steps: int = 128
+    clean_blocks_before_growing: int = 8
+    paired_from_neurons: int | None = None
+    rk4_stages_in_memory_from: int | None = None
+    pack_loop_scalars: bool = True
+    shared_exponentials: bool = True
+    adaptive_compiler_options: tuple = ()
+    discrete_block_steps: int = 32
+    store_every_step_bytes: int = 256 * 2**20
+
+    def __post_init__(self):
+        if not 1 <= self.discrete_block_steps <= 32:
+            raise ValueError(f"discrete_block_steps must be between 1 and 32, got {self.discrete_block_steps}")
+        for name in ("blocked_from_neurons", "max_block_steps", "clean_blocks_before_growing"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+    def replace(self, **changes) -> "Tuning":
+        """A copy with `changes` (e.g. `tuning.replace(blocked_from_neurons=1)`)."""
+        return dataclasses.replace(self, **changes)
+
+
+# XLA's CPU backend: the measured choices above.
+CPU_TUNING = Tuning(
+    paired_from_neurons=10_000,
+    rk4_stages_in_memory_from=32,
+    adaptive_compiler_options=(("xla_cpu_use_fusion_emitters", False),),
+)
+# Other backends: the plain loop shapes (a conditional may cost a GPU a host
+# synchronisation, and XLA fuses differently there; not measured).
+PLAIN_TUNING = Tuning()
+
+
+def tuning_for(platform: str | None = None) -> Tuning:
+    """The default `Tuning` for `platform` ("cpu", "gpu", "tpu"; default: JAX's default backend)."""
+    platform = jax.default_backend() if platform is None else platform
+    return CPU_TUNING if platform == "cpu" else PLAIN_TUNING

@@ -1,0 +1,53 @@
+"""The `hhjax` command: one module per subcommand, assembled here. The entry point sets the
+process-wide XLA flags before any JAX computation (`environment.set_xla_flags`) and says so
+in `hhjax --help`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import bench, compare, equivalence, fit, simulate, train
+from .environment import enable_compile_cache, set_xla_flags
+
+COMMANDS = (simulate, fit, equivalence, bench, train, compare)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="hhjax", description="Differentiable neuron dynamics in JAX.",
+        epilog="Compiled programs are kept in ~/.cache/hhjax/xla between runs (set HHJAX_COMPILE_CACHE to "
+               "another folder, or to an empty string to switch this off; `hhjax bench` never uses it). Unless "
+               "XLA_FLAGS sets xla_backend_extra_options, this command adds "
+               "--xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold=65536 to it before JAX starts "
+               "(small populations step in one compiled function; the hhjax library itself never sets XLA_FLAGS).")
+    sub = p.add_subparsers(dest="command", required=True)
+    for command in COMMANDS:
+        command.register(sub)
+    return p
+
+
+def main(argv=None) -> int:
+    p = build_parser()
+    a = p.parse_args(argv)
+    if getattr(a, "n", 1) < 1:
+        p.error("--n must be >= 1")
+    if a.command == "fit" and (a.starts < 1 or a.steps < 1):
+        p.error("--starts and --steps must be >= 1")
+    if a.command == "fit" and a.resume and not a.checkpoint:
+        p.error("--resume needs --checkpoint DIR")
+    host_devices = getattr(a, "host_devices", None)
+    if host_devices is not None and host_devices < 2:
+        p.error("--host-devices must be >= 2")
+    if argv is None:  # the `hhjax` command itself (a call from Python leaves the process's flags alone)
+        set_xla_flags(host_devices)  # (before any JAX computation: parsing computes nothing)
+    if argv is None and a.command != "bench":  # the `hhjax` command itself, not a call from Python
+        enable_compile_cache()  # (the bench measures compile times: its own process stays cold)
+    try:
+        return a.func(a)
+    except (ValueError, TypeError, FloatingPointError) as err:
+        print(f"hhjax: error: {err}", file=sys.stderr)
+        return 2
+    except RuntimeError as err:
+        print(f"hhjax: {a.command} failed: {err}", file=sys.stderr)
+        return 1
