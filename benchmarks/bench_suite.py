@@ -8,4 +8,4 @@ from hhjax.cli import main
 if __name__ == "__main__":
     import sys
 
-    raise SystemExit(main(["bench", *sys.argv[1:]]))
+    raise SystemExit(main(["bench", *sys.argv[1:]], process_settings=True))

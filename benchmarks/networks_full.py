@@ -9,4 +9,4 @@ from hhjax.cli import main
 if __name__ == "__main__":
     import sys
 
-    raise SystemExit(main(["compare", *sys.argv[1:]]))
+    raise SystemExit(main(["compare", *sys.argv[1:]], process_settings=True))

@@ -27,7 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv=None) -> int:
+def main(argv=None, *, process_settings: bool | None = None) -> int:
+    """Run the command line `argv` (default: `sys.argv[1:]`). `process_settings` (default:
+    only when `argv` is None, i.e. as the `hhjax` command) lets it set XLA flags before JAX
+    starts; a call from Python with its own `argv` leaves the process's settings alone."""
+    process_settings = argv is None if process_settings is None else process_settings
     p = build_parser()
     a = p.parse_args(argv)
     if getattr(a, "n", 1) < 1:
@@ -39,7 +43,7 @@ def main(argv=None) -> int:
     host_devices = getattr(a, "host_devices", None)
     if host_devices is not None and host_devices < 2:
         p.error("--host-devices must be >= 2")
-    if argv is None:  # the `hhjax` command itself (a call from Python leaves the process's flags alone)
+    if process_settings:
         set_xla_flags(host_devices)  # (before any JAX computation: parsing computes nothing)
     if argv is None and a.command != "bench":  # the `hhjax` command itself, not a call from Python
         enable_compile_cache()  # (the bench measures compile times: its own process stays cold)

@@ -17,7 +17,7 @@ import pytest
 
 from hhjax import fitting as hf
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import ROOT  # noqa: E402
 
 
 def _quadratic(theta):

@@ -1,0 +1,64 @@
+"""Shared exponentials (`hhjax.backends.shared_exponentials`): the same rates, fewer `exp`s."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import hhjax as hj
+from hhjax.backends import CPU_TUNING, shared_exponent_plan, tuned_model
+
+
+def test_shared_exponent_plan_of_the_classic_rates():
+    hh = hj.HodgkinHuxley()
+    plan = tuned_model(hh, CPU_TUNING).plan
+    bases = {b for b, _, _ in plan}
+    assert len(bases) == 2  # k = 80 (serving 20 and 10) and k = 18
+    names = ("alpha_m", "beta_m", "alpha_h", "beta_h", "alpha_n", "beta_n")
+    by_name = dict(zip(names, plan))
+    assert by_name["alpha_h"][1] == 4 and by_name["alpha_m"][1] == 8
+    # traced slopes (e.g. fitted) get no plan
+    plans = []
+    jax.jit(lambda k: plans.append(shared_exponent_plan([hj.models.rates.Exponential(1.0, 0.0, k)])) or k)(3.0)
+    assert plans == [None]
+
+
+@pytest.mark.parametrize("model", [hj.HodgkinHuxley(), hj.HodgkinHuxley.shifted(), hj.traub_miles()],
+                         ids=["standard", "shifted", "traub-miles"])
+def test_shared_rates_equal_direct_rates(model):
+    fast = tuned_model(model, CPU_TUNING)
+    assert fast.plan is not None
+    shift = float(model.V_rest) + 65.0
+    V = jnp.concatenate([jnp.linspace(-150.0, 100.0, 20_001) + shift,
+                         jnp.asarray([-40.0, -55.0, -40.0 + 1e-9, -55.0 - 1e-7, -39.9, -55.1]) + shift])
+    slow, quick = model.gate_rates(V), fast.gate_rates(V)
+    for gate in slow:
+        for a, b in zip(slow[gate], quick[gate]):
+            np.testing.assert_allclose(b, a, rtol=2e-13, atol=0)
+    V32 = V.astype(jnp.float32)
+    quick32 = hj.cast_floats(fast, jnp.float32).gate_rates(V32)
+    for gate in slow:
+        for a, b in zip(slow[gate], quick32[gate]):
+            np.testing.assert_allclose(np.asarray(b, np.float64), a, rtol=2e-5)
+
+
+def test_shared_rates_have_finite_correct_gradients_at_the_removable_points():
+    fast = tuned_model(hj.HodgkinHuxley(), CPU_TUNING)
+    for V, name in ((-40.0, "m"), (-55.0, "n")):
+        g = jax.grad(lambda v, name=name: fast.gate_rates(v)[name][0])(V)
+        direct = jax.grad(lambda v, name=name: hj.HodgkinHuxley().gate_rates(v)[name][0])(V)
+        assert np.isfinite(g)
+        assert g == pytest.approx(float(direct), rel=1e-10)
+
+
+@pytest.mark.parametrize("dtype, tol", [("float64", 5e-5), ("float32", 2e-4)])
+def test_shared_rates_keep_rk4_on_the_reference(hh_reference, dtype, tol):
+    """RK4 at dt = 0.025 ms (shared exponentials, fixed-grid driver) against the SciPy Radau
+    spike times, in float64 and float32."""
+    protos = [p for p in hh_reference["protocols"] if p["kind"] == "const" and p["n_spikes"] > 0]
+    stim = hj.Constant(jnp.asarray([p["params"]["I"] for p in protos]))
+    y0 = hj.HodgkinHuxley().initial_state(jnp.full((len(protos),), -65.0))
+    sim = hj.simulate(hj.HodgkinHuxley(), stim, t1=200.0, solver="rk4", dt=0.025, dtype=dtype, y0=y0)
+    for got, p in zip(sim.spike_list(), protos):
+        assert len(got) == p["n_spikes"]
+        assert np.max(np.abs(np.asarray(got) - p["spike_times_ms"])) < tol
