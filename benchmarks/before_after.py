@@ -5,8 +5,10 @@ own process per round, every peer in its own process).
 
     python benchmarks/before_after.py BEFORE_DIR AFTER_DIR --out before_after.json
 
-Both checkouts run with the `hhjax` command's XLA flags (`hhjax.cli.environment`), as
-`hhjax bench` does. Needs BrainPy for its rows (`pip install -e ".[peers]"`).
+Each checkout runs with its own `hhjax` command's process settings, as its `hhjax bench`
+would (after the renovation: `hhjax.cli.environment.set_xla_flags()`, the small-loop flag and
+one host device per core; before: `use_small_loop_kernels()`). Needs BrainPy for its rows
+(`pip install -e ".[peers]"`); the peers are measured in every round too.
 """
 
 from __future__ import annotations
@@ -23,6 +25,12 @@ DT = 0.01
 
 _HHJAX = """
 import json, sys, time
+try:
+    from hhjax.cli.environment import set_xla_flags
+    set_xla_flags()
+except ImportError:  # before the renovation
+    import hhjax
+    hhjax.use_small_loop_kernels()
 import jax
 jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp, hhjax as hj
@@ -35,18 +43,16 @@ for n, steps in json.loads(sys.argv[1]).items():
         run()
         best = min((lambda t: (run(), time.perf_counter() - t)[1])(time.perf_counter()) for _ in range(3))
         rows.append(dict(N=int(n), dtype=dtype, steps=steps, per_s=int(n) * steps / best))
-print(json.dumps(rows))
+print(json.dumps(dict(rows=rows, devices=len(jax.devices()))))
 """
 
 
 def run_checkout(root: str) -> list:
-    env = dict(os.environ, PYTHONPATH=root)
-    env["XLA_FLAGS"] = " ".join(x for x in (env.get("XLA_FLAGS", ""),
-                                            "--xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold=65536")
-                                if x).strip()
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env["PYTHONPATH"] = root
     out = subprocess.run([sys.executable, "-c", _HHJAX, json.dumps(SIZES)], env=env, capture_output=True, text=True,
                          check=True, cwd=root)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])["rows"]
 
 
 def run_peers(root: str) -> dict:
@@ -79,12 +85,14 @@ if __name__ == "__main__":
     p.add_argument("--out", default="before_after.json")
     a = p.parse_args()
     runs = {"before": [], "after": []}
+    peer_rounds = []
     for r in range(a.rounds):
         for side in ("before", "after"):
             runs[side].append(run_checkout(getattr(a, side)))
             print(side, r, runs[side][-1], flush=True)
-        if r == 0:
-            peers = run_peers(a.after)
+        peer_rounds.append(run_peers(a.after))
+    peers = {name: [max((pr[name][i] for pr in peer_rounds), key=lambda x: x.get("per_s", 0))
+                    for i in range(len(peer_rounds[0][name]))] for name in peer_rounds[0]}
     best = {side: {(x["N"], x["dtype"]): max(run[i]["per_s"] for run in rs) for i, x in enumerate(rs[0])}
             for side, rs in runs.items()}
     table = []
@@ -101,5 +109,5 @@ if __name__ == "__main__":
     import jax
 
     with open(a.out, "w") as fh:
-        json.dump(dict(table=table, runs=runs, peers=peers, jax=jax.__version__, XLA_FLAGS_hhjax=(
-            "--xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold=65536")), fh, indent=1)
+        json.dump(dict(table=table, runs=runs, peers=peers, peer_rounds=peer_rounds, rounds=a.rounds,
+                       jax=jax.__version__, settings=dict(sizes=SIZES, dt=DT)), fh, indent=1)

@@ -44,6 +44,12 @@ class Tuning:
     - `store_every_step_bytes`: reverse mode through a fixed grid stores every step while
       that takes at most this many bytes (2.6–9× faster value-and-grad than √steps
       checkpoints), else O(√steps) checkpoints.
+    - `shard_from_neurons`: where JAX sees several devices of the default backend (on a
+      CPU: started with `--xla_force_host_platform_device_count`, as the `hhjax` command
+      does), fixed-step populations of one axis from this size on are split over them, each
+      device stepping its neurons as its own program (None: never). HH Euler float32 on 2
+      cores, one device → two: N = 10,000 4.5e8 → 6.5–6.9e8, 100,000 6.5e8 → 7.5–7.9e8;
+      small populations lose (LIF N = 1,000 4.6e8 → 2.5e7), hence the threshold.
     """
 
     blocked_from_neurons: int = 1_000
@@ -56,6 +62,7 @@ class Tuning:
     adaptive_compiler_options: tuple = ()
     discrete_block_steps: int = 32
     store_every_step_bytes: int = 256 * 2**20
+    shard_from_neurons: int | None = None
 
     def __post_init__(self):
         if not 1 <= self.discrete_block_steps <= 32:
@@ -72,6 +79,7 @@ class Tuning:
 # XLA's CPU backend: the measured choices above.
 CPU_TUNING = Tuning(
     paired_from_neurons=10_000,
+    shard_from_neurons=10_000,
     rk4_stages_in_memory_from=32,
     adaptive_compiler_options=(("xla_cpu_use_fusion_emitters", False),),
 )

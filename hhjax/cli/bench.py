@@ -56,8 +56,8 @@ def register(sub) -> None:
                                                  "brian2-cython, brian2-cpp, neuron); default all installed")
     b.add_argument("--dtype", default=None, help="float32,float64 (default both)")
     b.add_argument("--host-devices", type=int, default=None, metavar="K",
-                   help="show K CPU devices (one per core) so that the sharding section splits its "
-                        "populations over them (sets --xla_force_host_platform_device_count)")
+                   help="CPU devices to show (default: one per core; 1: one device); with several, populations "
+                        "of 10,000 neurons or more are split over them (--xla_force_host_platform_device_count)")
     b.add_argument("--out", default="bench.json")
     b.add_argument("--plot", default="bench.png", help="figure path ('' for none)")
     b.set_defaults(func=cmd_bench)

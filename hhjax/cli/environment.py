@@ -6,20 +6,23 @@ from __future__ import annotations
 
 import sys
 
-from ..backends.xla_flags import HOST_DEVICES_FLAG, SMALL_LOOP_FLAG, add_xla_flag, host_devices_flag
+from ..backends.xla_flags import HOST_DEVICES_FLAG, SMALL_LOOP_FLAG, add_xla_flag, host_devices_flag, usable_cores
 
 
 def set_xla_flags(host_devices: int | None = None) -> list[str]:
-    """Add the small-loop flag (unless XLA_FLAGS sets backend options already) and, on
-    request, a host device count to XLA_FLAGS; returns what was added."""
+    """Add to XLA_FLAGS, unless it sets them already: the small-loop flag, and one host
+    device per core this process may use (`host_devices` to choose the count; 1 adds none).
+    With several devices the planner splits large fixed-step populations over them
+    (`Tuning.shard_from_neurons`); everything else runs on the first. Returns what was added."""
     added = []
     if add_xla_flag(SMALL_LOOP_FLAG, "xla_backend_extra_options"):
         added.append(SMALL_LOOP_FLAG)
-    if host_devices is not None:
-        flag = host_devices_flag(host_devices)
+    count = usable_cores() if host_devices is None else host_devices
+    if count > 1:
+        flag = host_devices_flag(count)
         if add_xla_flag(flag, HOST_DEVICES_FLAG):
             added.append(flag)
-        else:
+        elif host_devices is not None:
             print("hhjax: note: --host-devices left as it was (XLA_FLAGS sets the device count already)",
                   file=sys.stderr)
     return added

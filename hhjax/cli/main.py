@@ -18,9 +18,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hhjax", description="Differentiable neuron dynamics in JAX.",
         epilog="Compiled programs are kept in ~/.cache/hhjax/xla between runs (set HHJAX_COMPILE_CACHE to "
                "another folder, or to an empty string to switch this off; `hhjax bench` never uses it). Unless "
-               "XLA_FLAGS sets xla_backend_extra_options, this command adds "
-               "--xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold=65536 to it before JAX starts "
-               "(small populations step in one compiled function; the hhjax library itself never sets XLA_FLAGS).")
+               "XLA_FLAGS sets them, this command adds to it, before JAX starts, "
+               "--xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold=65536 (small populations step "
+               "in one compiled function) and --xla_force_host_platform_device_count=<cores> (populations of "
+               "10,000 neurons or more are split over the cores); the hhjax library itself never sets XLA_FLAGS.")
     sub = p.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.register(sub)
@@ -41,8 +42,8 @@ def main(argv=None, *, process_settings: bool | None = None) -> int:
     if a.command == "fit" and a.resume and not a.checkpoint:
         p.error("--resume needs --checkpoint DIR")
     host_devices = getattr(a, "host_devices", None)
-    if host_devices is not None and host_devices < 2:
-        p.error("--host-devices must be >= 2")
+    if host_devices is not None and host_devices < 1:
+        p.error("--host-devices must be >= 1")
     if process_settings:
         set_xla_flags(host_devices)  # (before any JAX computation: parsing computes nothing)
     if argv is None and a.command != "bench":  # the `hhjax` command itself, not a call from Python

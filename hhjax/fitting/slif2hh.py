@@ -20,7 +20,7 @@ import optax
 from ..integrate import cast_floats, resolve_dtype
 from ..models import SLIF2HH
 from ..parameters import set_params
-from ..paper.simplified import compare_spike_trains
+from ..spike_trains import compare_spike_trains
 from ..stimuli import AbstractStimulus, step_averages
 from .loop import fingerprint, fit
 from .losses import pad_spike_times

@@ -15,7 +15,7 @@ from conftest import ROOT
 
 def test_cli_bench_host_devices_option_sets_the_device_count(tmp_path):
     """`hhjax bench --host-devices 2` starts JAX with two CPU devices (recorded in the
-    result's environment); a count below 2 is an error."""
+    result's environment), `--host-devices 1` with one; a count below 1 is an error."""
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     cmd = [sys.executable, "-m", "hhjax.cli", "bench", "--only", "ops", "--plot", ""]
     out = subprocess.run(cmd + ["--host-devices", "2", "--out", str(tmp_path / "b.json")], cwd=ROOT, env=env,
@@ -23,8 +23,12 @@ def test_cli_bench_host_devices_option_sets_the_device_count(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     environment = json.loads((tmp_path / "b.json").read_text())["environment"]
     assert environment["n_devices"] == 2 and "--xla_force_host_platform_device_count=2" in environment["XLA_FLAGS"]
-    bad = subprocess.run(cmd + ["--host-devices", "1"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert bad.returncode == 2 and "--host-devices must be >= 2" in bad.stderr
+    bad = subprocess.run(cmd + ["--host-devices", "0"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 2 and "--host-devices must be >= 1" in bad.stderr
+    one = subprocess.run(cmd + ["--host-devices", "1", "--out", str(tmp_path / "one.json")], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert one.returncode == 0, one.stderr[-3000:]
+    assert json.loads((tmp_path / "one.json").read_text())["environment"]["n_devices"] == 1
 
 
 @pytest.mark.slow

@@ -60,3 +60,31 @@ def test_sharding_section_splits_populations_over_host_devices():
     assert res["devices"] == 3 and res["same_counts"]
     assert [(r["model"], r["N"]) for r in res["rows"]] == [("hh", 99), ("tvlif2hh", 99)]
     assert all(r["same_counts"] and r["split_over"] == 3 and r["sharded_per_s"] > 0 for r in res["rows"])
+
+
+def test_the_planner_splits_large_populations_over_host_devices():
+    """In a process with two host devices (as the `hhjax` command starts), a fixed-step
+    population from `Tuning.shard_from_neurons` on is split over both (the result lives on
+    both) and gives the unsplit answer; a smaller one stays on one device."""
+    code = textwrap.dedent("""
+        import json, numpy as np, jax.numpy as jnp, hhjax as hj
+        def run(n, **kw):
+            stim = hj.Constant(jnp.linspace(0.0, 20.0, n, dtype=jnp.float32))
+            return hj.simulate(hj.HodgkinHuxley(), stim, t1=20.0, solver="euler", dt=0.01, dtype="float32",
+                               max_spikes=8, **kw)
+        big, one = run(10_000), run(10_000, tuning=hj.tuning_for().replace(shard_from_neurons=None))
+        small = run(100)
+        print(json.dumps(dict(big=len(big.spike_counts.sharding.device_set),
+                              one=len(one.spike_counts.sharding.device_set),
+                              small=len(small.spike_counts.sharding.device_set),
+                              same=bool(np.array_equal(big.spike_counts, one.spike_counts)),
+                              spikes=int(big.spike_counts.sum()),
+                              dt=float(np.nanmax(np.abs(np.asarray(big.spike_times) - np.asarray(one.spike_times)))))))
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["big"] == 2 and res["one"] == 1 and res["small"] == 1
+    assert res["same"] and res["spikes"] > 1000 and res["dt"] == 0.0

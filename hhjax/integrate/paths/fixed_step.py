@@ -15,6 +15,7 @@ from ..collect import GridSolution, collect_with_status
 from ..grid import StepTimes
 from ..loops.checkpointed import all_steps
 from ..loops.forward import forward_steps_saving
+from ..sharding import split_over_devices
 from ..spikes import SpikeRecorder
 from ..terms import model_term
 from .base import BoundSolve, ExecutionPath, SolveConfig, call_info
@@ -46,7 +47,7 @@ class FixedStepPath(ExecutionPath):
         return own_loop_refusal(request)
 
     def prepare(self, request) -> BoundSolve:
-        r = request
+        r = split_over_devices(request)
         times = StepTimes(t0=r.t0a, t1=r.t1a, ts=r.table, n=r.n_grid + r.n_split)
         args = (r.model, r.stimulus, r.solver, r.init, times, r.threshold, SolveConfig.of(r), r.adjoint.checkpoints,
                 r.tuning, r.t0a, r.t1a, r.saves)
