@@ -1,6 +1,6 @@
 """HH throughput of two hhjax checkouts (before/after a change) and of BrainPy and the C
 kernel, interleaved in one run: forward Euler, dt = 0.01 ms, constant currents 0–20 µA/cm²,
-spikes only, compile excluded, neuron-steps/s (best of 3 per process; each checkout in its
+spikes only, compile excluded, neuron-steps/s (best of 7 calls per process and of all rounds; each checkout in its
 own process per round, every peer in its own process).
 
     python benchmarks/before_after.py BEFORE_DIR AFTER_DIR --out before_after.json
@@ -41,7 +41,7 @@ for n, steps in json.loads(sys.argv[1]).items():
         run = lambda: hj.simulate(hj.HodgkinHuxley(), stim, t1=steps * 0.01, solver="euler", dt=0.01, dtype=dtype,
                                   max_spikes=64).spike_counts.block_until_ready()
         run()
-        best = min((lambda t: (run(), time.perf_counter() - t)[1])(time.perf_counter()) for _ in range(3))
+        best = min((lambda t: (run(), time.perf_counter() - t)[1])(time.perf_counter()) for _ in range(7))
         rows.append(dict(N=int(n), dtype=dtype, steps=steps, per_s=int(n) * steps / best))
 print(json.dumps(dict(rows=rows, devices=len(jax.devices()))))
 """

@@ -16,8 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
+from ..models.conductance.neuron import ConductanceNeuron
 from ..models.hh import RATE_NAMES, HodgkinHuxley
-from ..models.rates import ConstantRate
+from ..models.rates import AbstractRate, ConstantRate
 from .tuning import Tuning
 
 
@@ -115,14 +116,55 @@ def _with_shared_exponentials(hh: HodgkinHuxley):
     return SharedExponentialHH(**fields, plan=plan)
 
 
+class SharedExponentialConductance(ConductanceNeuron):
+    """A `ConductanceNeuron` whose gates' α/β rates (those of the classic families) share
+    exponentials by `plan`, over `keys` ("channel.gate"): the same dynamics, fewer `exp`s."""
+
+    plan: tuple = eqx.field(static=True, default=None)
+    keys: tuple = eqx.field(static=True, default=None)
+
+    def __init__(self, source: ConductanceNeuron, plan: tuple, keys: tuple):
+        super().__init__(source.channels, source.C, V_rest=source.V_rest, threshold=source.threshold,
+                         celsius=source.celsius)
+        self.plan, self.keys = plan, keys
+
+    def rate_values(self, V):
+        gates = dict(self.rate_gates())
+        rates = [f for key in self.keys for f in (gates[key].alpha, gates[key].beta)]
+        values = shared_rates(rates, self.plan, V)
+        out = {key: (values[2 * i], values[2 * i + 1]) for i, key in enumerate(self.keys)}
+        for key, gate in gates.items():  # rates outside the plan (other families)
+            if key not in out:
+                out[key] = gate.rates(V)
+        return out
+
+
+def _conductance_with_shared_exponentials(model: ConductanceNeuron):
+    keys = tuple(key for key, gate in model.rate_gates()
+                 if isinstance(gate.alpha, AbstractRate) and isinstance(gate.beta, AbstractRate))
+    gates = dict(model.rate_gates())
+    plan = shared_exponent_plan([f for key in keys for f in (gates[key].alpha, gates[key].beta)]) if keys else None
+    if plan is None or len({b for b, _, _ in plan}) == len(plan):  # nothing shared
+        return model
+    return SharedExponentialConductance(model, plan, keys)
+
+
 def tuned_model(model, tuning: Tuning):
-    """`model` with each `HodgkinHuxley` inside it (itself, tv-LIF2HH's, a coupled
-    population's) evaluating its rates with shared exponentials, where `tuning` asks for
-    them and the slopes allow a plan; otherwise `model` itself."""
+    """`model` with each `HodgkinHuxley` and `ConductanceNeuron` inside it (itself,
+    tv-LIF2HH's, a tv-LIF decomposition's, a coupled population's) evaluating its rates with
+    shared exponentials, where `tuning` asks for them and the slopes allow a plan;
+    otherwise `model` itself."""
     if not tuning.shared_exponentials:
         return model
 
-    def is_hh(x):
-        return type(x) is HodgkinHuxley
+    def is_tunable(x):
+        return type(x) in (HodgkinHuxley, ConductanceNeuron)
 
-    return jax.tree.map(lambda x: _with_shared_exponentials(x) if is_hh(x) else x, model, is_leaf=is_hh)
+    def tune(x):
+        if type(x) is HodgkinHuxley:
+            return _with_shared_exponentials(x)
+        if type(x) is ConductanceNeuron:
+            return _conductance_with_shared_exponentials(x)
+        return x
+
+    return jax.tree.map(tune, model, is_leaf=is_tunable)

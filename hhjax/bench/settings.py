@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 DT = 0.01  # ms, the forward-Euler step of every throughput row
 REFERENCE = pathlib.Path(__file__).resolve().parent / "data" / "hh_reference_spikes.json"
-SECTIONS = ("throughput", "compile", "memory", "accuracy", "gradient", "ops", "sharding", "peers")
+SECTIONS = ("throughput", "channels", "compile", "memory", "accuracy", "gradient", "ops", "sharding", "peers")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import jax
 import numpy as np
 
 from .sections.accuracy import accuracy
+from .sections.channels import channels
 from .sections.compile import compile_time
 from .sections.gradient import gradient
 from .sections.memory import memory
@@ -46,6 +47,8 @@ def run_suite(settings: Settings | None = None, sections=SECTIONS, out: str | No
         f"{env['cpu']}, {env['cpu_threads']} threads")
     if "throughput" in sections:
         results["throughput"] = throughput(settings, log=log)
+    if "channels" in sections:
+        results["channels"] = channels(settings, log=log)
     if "compile" in sections:
         results["compile"] = compile_time(settings, log=log)
     if "memory" in sections:

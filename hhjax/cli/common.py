@@ -7,15 +7,24 @@ import sys
 from ..parameters import set_params
 
 
-MODELS = ("hh", "hh-shifted", "lif", "tvlif2hh", "tvlif2hh-gates", "slif2hh")
+from ..models.conductance.library import LIBRARY
+
+CORE_MODELS = ("hh", "hh-shifted", "lif", "tvlif2hh", "tvlif2hh-gates", "slif2hh")
+# The core models, the channel library's models and their tv-LIF decompositions (tvlif:NAME).
+MODELS = CORE_MODELS + tuple(LIBRARY) + tuple(f"tvlif:{name}" for name in LIBRARY)
 
 
 def build_model(name: str, params: dict):
-    """A model by CLI name, with `params` overriding its fields."""
+    """A model by CLI name, with `params` overriding its fields (for library models: the
+    keyword arguments of its constructor, e.g. g_Na)."""
     import hhjax as hj
 
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
+    if name.startswith("tvlif:"):
+        return hj.tvlif_decompose(hj.library_model(name.split(":", 1)[1], **params))
+    if name in LIBRARY:
+        return hj.library_model(name, **params)
     if name in ("hh", "hh-shifted", "tvlif2hh", "tvlif2hh-gates"):
         base = hj.HodgkinHuxley.shifted() if name == "hh-shifted" else hj.HodgkinHuxley()
         base = set_params(base, params)
