@@ -154,3 +154,22 @@ def test_the_command_keeps_compiled_programs_between_runs(tmp_path):
     assert run(tmp_path / "d.json", tmp_path / "home2", str(cache)) == first  # from the cache
     assert run(tmp_path / "c.json", tmp_path / "home3", "") == first
     assert not (tmp_path / "home3" / ".cache").exists()
+
+
+def test_simulate_a_library_model_and_its_tvlif_decomposition(tmp_path):
+    """`--model wang-buzsaki` and `--model tvlif:wang-buzsaki` (with a `--param` override of
+    a published value): the same spike times; an unknown name lists the library's."""
+    out = {}
+    for name in ("wang-buzsaki", "tvlif:wang-buzsaki"):
+        path = tmp_path / f"{name.replace(':', '_')}.json"
+        assert main(["simulate", "--model", name, "--stimulus", "const:1.5", "--t1", "100", "--param", "g_K=10",
+                     "--rtol", "1e-10", "--atol", "1e-10", "--out", str(path)]) == 0
+        out[name] = json.loads(path.read_text())["spike_times_ms"]
+    assert len(out["wang-buzsaki"]) >= 5
+    np.testing.assert_allclose(out["tvlif:wang-buzsaki"], out["wang-buzsaki"], rtol=0, atol=1e-6)
+    assert main(["simulate", "--model", "wang-buzsaki", "--param", "g_NaX=1", "--t1", "10"]) == 2
+
+
+def test_unknown_library_model_is_a_named_error(capsys):
+    assert main(["simulate", "--model", "wang-busaki", "--t1", "10"]) == 2
+    assert "unknown model 'wang-busaki'" in capsys.readouterr().err

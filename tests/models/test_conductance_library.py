@@ -111,6 +111,7 @@ def _start(model, keys):
     return [float(y.V)] + [float(y.gates[k]) for k in keys]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(REFERENCES))
 def test_library_model_fires_like_its_reference(name):
     """Steady firing periods at three constant drives within 1e-3 ms of Radau on the
