@@ -13,7 +13,7 @@ from ...backends.compiled import CompiledSolve
 from ..collect import GridSolution, collect_with_status
 from ..dtypes import as_scalar
 from ..loops.adaptive import adaptive_steps, clip_floor, rms_norm_of_all
-from ..request import DEFAULT_FIRST_STEP
+from ..request import DEFAULT_FIRST_STEP, SolveRequest
 from ..spikes import SpikeRecorder
 from ..terms import model_term
 from .base import BoundSolve, ExecutionPath, SolveConfig, call_info
@@ -24,7 +24,7 @@ class AdaptivePath(ExecutionPath):
     name = "adaptive"
 
     def refuses(self, request) -> str | None:
-        if not hasattr(request, "solver"):
+        if not isinstance(request, SolveRequest):
             return "a discrete model steps on its own path"
         if not request.adaptive:
             return "the solve uses fixed steps"

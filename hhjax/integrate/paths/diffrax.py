@@ -19,6 +19,7 @@ from ..loops.checkpointed import default_checkpoints
 from ..spikes import SpikeRecorder
 from ..terms import model_term
 from ..validation import is_traced
+from ..request import SolveRequest
 from .base import ExecutionPath, SolveConfig, call_info
 
 
@@ -39,7 +40,7 @@ class DiffraxPath(ExecutionPath):
     name = "diffrax"
 
     def refuses(self, request) -> str | None:
-        return None if hasattr(request, "solver") else "a discrete model has no diffrax solve"
+        return None if isinstance(request, SolveRequest) else "a discrete model has no diffrax solve"
 
     def prepare(self, request):
         r = request

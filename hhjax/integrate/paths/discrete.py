@@ -12,6 +12,7 @@ import numpy as np
 
 from ...backends.compiled import CompiledSolve
 from ...stimuli import step_average
+from ..request import DiscreteRequest
 from ..results import Simulation, SimulationError
 from ..spikes import SpikeBuffer
 from ..validation import broadcast_leaves
@@ -22,7 +23,7 @@ class DiscretePath(ExecutionPath):
     name = "discrete"
 
     def refuses(self, request) -> str | None:
-        return None if hasattr(request, "n_steps") else "the model is continuous (it has a vector field)"
+        return None if isinstance(request, DiscreteRequest) else "the model is continuous (it has a vector field)"
 
     def prepare(self, request) -> "_DiscreteSolve":
         return _DiscreteSolve(request)

@@ -18,6 +18,7 @@ from ..loops.forward import forward_steps_saving
 from ..sharding import split_over_devices
 from ..spikes import SpikeRecorder
 from ..terms import model_term
+from ..request import SolveRequest
 from .base import BoundSolve, ExecutionPath, SolveConfig, call_info
 
 
@@ -36,7 +37,7 @@ class FixedStepPath(ExecutionPath):
     name = "fixed_step"
 
     def refuses(self, request) -> str | None:
-        if not hasattr(request, "solver"):
+        if not isinstance(request, SolveRequest):
             return "a discrete model steps on its own path"
         if request.adaptive:
             return "the solve is adaptive"
