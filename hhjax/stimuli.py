@@ -357,3 +357,20 @@ __all__ = [
     "step_average",
     "step_averages",
 ]
+
+
+_MOVED = {"parse_stimulus": "hhjax.specs", "paper_waveforms": "hhjax.paper.waveforms",
+          "PaperSquare": "hhjax.paper.waveforms", "PaperSawtooth": "hhjax.paper.waveforms",
+          "PaperTriangle": "hhjax.paper.waveforms", "PAPER_PERIOD_MS": "hhjax.paper.waveforms"}
+
+
+def __getattr__(name):
+    """Deprecated names that moved (0.2): the paper's waveforms to `hhjax.paper.waveforms`,
+    text specs to `hhjax.specs` (all still at the top level, `hhjax.NAME`)."""
+    if name in _MOVED:
+        import importlib
+        import warnings
+
+        warnings.warn(f"hhjax.stimuli.{name} moved to {_MOVED[name]}", DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module 'hhjax.stimuli' has no attribute {name!r}")

@@ -102,3 +102,15 @@ def test_parse_stimulus(spec, t, value):
 def test_step_averages_are_exact_for_piecewise_linear_input():
     avg = hj.step_averages(hj.Ramp(0.0, 2.0), jnp.asarray(0.0), 1.0, 4)
     np.testing.assert_allclose(avg, [1.0, 3.0, 5.0, 7.0], atol=1e-9)
+
+
+def test_moved_names_still_work_with_a_deprecation_warning():
+    from hhjax import stimuli
+
+    with pytest.warns(DeprecationWarning, match="moved to hhjax.specs"):
+        assert float(stimuli.parse_stimulus("const:3")(0.0)) == 3.0
+    with pytest.warns(DeprecationWarning, match="hhjax.paper.waveforms"):
+        assert set(stimuli.paper_waveforms()) == set(hj.paper_waveforms())
+    with pytest.warns(DeprecationWarning, match="tuned_model"):
+        fast = hj.HodgkinHuxley().prepare_for_solve()
+    assert fast.plan is not None

@@ -86,6 +86,17 @@ class AbstractNeuron(eqx.Module):
         """Time (ms) until which the neuron is frozen after a spike; −inf if never."""
         return jnp.full(jnp.shape(self.voltage(y)), -jnp.inf, dtype=jnp.result_type(self.voltage(y)))
 
+    def prepare_for_solve(self) -> "AbstractNeuron":
+        """Deprecated: the model as `simulate` runs it on this backend is
+        `hhjax.backends.tuned_model(model, hhjax.backends.tuning_for())`."""
+        import warnings
+
+        from ..backends import tuned_model, tuning_for  # (a shim: the models do not depend on backends)
+
+        warnings.warn("prepare_for_solve() is deprecated: use hhjax.backends.tuned_model(model, tuning_for())",
+                      DeprecationWarning, stacklevel=2)
+        return tuned_model(self, tuning_for())
+
     def vector_field(self, t, y, args):
         """dy/dt for diffrax: `args` is the stimulus (or a constant current, or None)."""
         return self.dynamics(t, y, input_current(args, t))
