@@ -1,5 +1,6 @@
-"""Model parameters by name: dotted paths into a model's fields (`alpha_m.v_half`,
-`hh.g_Na`), read and replaced functionally."""
+"""Model parameters by name: dotted paths into a model's fields and dict entries
+(`alpha_m.v_half`, `hh.g_Na`, a channel model's `channels.na.g`), read and replaced
+functionally."""
 
 from __future__ import annotations
 
@@ -10,25 +11,35 @@ import numpy as np
 
 
 def _fields(obj) -> list[str]:
+    """The named children of a module (non-static fields) or a dict (its string keys)."""
+    if isinstance(obj, dict):
+        return [k for k in obj if isinstance(k, str)]
     if not dataclasses.is_dataclass(obj):
         return []
     return [f.name for f in dataclasses.fields(obj) if not f.metadata.get("static", False)]
+
+
+def _child(obj, part: str):
+    return obj[part] if isinstance(obj, dict) else getattr(obj, part)
+
+
+def _is_container(obj) -> bool:
+    return isinstance(obj, dict) or dataclasses.is_dataclass(obj)
 
 
 def resolve_name(model, name: str) -> str:
     """The full dotted path of `name` in `model`. A name missing at the top level of a
     wrapper (tv-LIF2HH's `hh`) is looked up inside it: `g_Na` → `hh.g_Na`. Raises a
     `ValueError` naming the fields that do exist."""
-    candidates = [name] + [f"{outer}.{name}" for outer in _fields(model)
-                           if dataclasses.is_dataclass(getattr(model, outer))]
+    candidates = [name] + [f"{outer}.{name}" for outer in _fields(model) if _is_container(_child(model, outer))]
     for full in candidates:
         obj = model
         for part in full.split("."):
             if part not in _fields(obj):
                 break
-            obj = getattr(obj, part)
+            obj = _child(obj, part)
         else:
-            if dataclasses.is_dataclass(obj):
+            if _is_container(obj):
                 raise ValueError(f"parameter {name!r} is a module ({type(obj).__name__}), not a number; "
                                  f"name one of its fields: {_fields(obj)}")
             return full
@@ -40,7 +51,7 @@ def get_param(model, name: str):
     """The value of the parameter `name` (dotted)."""
     obj = model
     for part in resolve_name(model, name).split("."):
-        obj = getattr(obj, part)
+        obj = _child(obj, part)
     return obj
 
 
@@ -51,7 +62,7 @@ def set_params(model, params: dict):
 
         def at(m, parts=parts):
             for part in parts:
-                m = getattr(m, part)
+                m = _child(m, part)
             return m
 
         model = eqx.tree_at(at, model, value)
@@ -62,8 +73,8 @@ def parameter_names(model, prefix: str = "") -> list[str]:
     """Every numeric parameter's dotted name (static fields such as `dt` excluded)."""
     out = []
     for name in _fields(model):
-        value = getattr(model, name)
-        if dataclasses.is_dataclass(value):
+        value = _child(model, name)
+        if _is_container(value):
             out += parameter_names(value, prefix + name + ".")
         elif isinstance(value, (int, float)) or hasattr(value, "shape"):
             out.append(prefix + name)

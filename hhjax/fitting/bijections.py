@@ -91,9 +91,9 @@ def default_bijection(name: str, value) -> AbstractBijection:
     sign = 1.0 if np.all(np.asarray(value) >= 0) else -1.0
     if leaf == "decay":
         return Bounded(0.0, 1.0)
-    if leaf.startswith("E_") or leaf in ("v_half", "V_rest", "rest", "reset", "E_s"):
+    if leaf.startswith("E_") or leaf in ("E", "v_half", "V_rest", "rest", "reset", "E_s"):
         return Bounded(*REVERSAL_BOUNDS_MV)
-    if (leaf == "C" or leaf.startswith("g_") or leaf in ("rate", "k", "tau", "gain", "threshold")
-            or leaf.startswith("w")):
+    if (leaf in ("C", "g") or leaf.startswith("g_") or leaf in ("rate", "k", "tau", "gain", "threshold", "phi")
+            or leaf.startswith("w") or leaf.startswith("tau")):
         return Positive(sign)
     return Identity()

@@ -32,6 +32,7 @@ from jaxtyping import Array
 
 from ..integrate import simulate
 from ..models import HodgkinHuxley, HHState
+from ..models.conductance import ConductanceNeuron, ConductanceState
 from ..stimuli import Sampled
 from .traces import Trace
 
@@ -68,13 +69,32 @@ def _linear_recurrence(a: Array, b: Array, x0: Array, parallel: bool = False) ->
     return jnp.concatenate([x0[..., None], jnp.moveaxis(xs, 0, -1)], axis=-1)
 
 
-def teacher_forced_gates(model, V: Array, dt: float, parallel: bool = False) -> HHState:
-    """The gates m, h, n driven by an observed V (shape (..., T), mV, sampled every `dt`
-    ms), started at their steady state x∞(V_0). Each gate is the input-free tv-LIF
-    τ_x(V) dx/dt = x∞(V) − x, stepped exactly for V held at the interval's midpoint
-    (second order in dt)."""
-    hh = as_hodgkin_huxley(model)
+def as_conductance_neuron(model) -> ConductanceNeuron | None:
+    """The `ConductanceNeuron` behind `model` (itself or its tv-LIF decomposition), or None."""
+    if isinstance(model, ConductanceNeuron):
+        return model
+    source = getattr(model, "source", None)
+    return source if isinstance(source, ConductanceNeuron) else None
+
+
+def teacher_forced_gates(model, V: Array, dt: float, parallel: bool = False):
+    """The gates driven by an observed V (shape (..., T), mV, sampled every `dt` ms),
+    started at their steady state x∞(V_0): m, h, n of an HH-type model (`HHState`), or every
+    gate with a state of a `ConductanceNeuron` (`ConductanceState`). Each gate is the
+    input-free tv-LIF τ_x(V) dx/dt = x∞(V) − x, stepped exactly for V held at the
+    interval's midpoint (second order in dt)."""
     V_mid = 0.5 * (V[..., 1:] + V[..., :-1])
+    channels = as_conductance_neuron(model)
+    if channels is not None:
+        mid, start = channels.gate_tvlif(V_mid), channels.gate_tvlif(V[..., 0])
+        names = list(mid)
+        if not names:
+            return ConductanceState(V=V, gates={})
+        a = jnp.stack([jnp.exp(-dt / mid[x][0]) for x in names])
+        b = jnp.stack([mid[x][1] for x in names]) * (1 - a)
+        x = _linear_recurrence(a, b, jnp.stack([start[x][1] for x in names]), parallel)
+        return ConductanceState(V=V, gates={name: x[i] for i, name in enumerate(names)})
+    hh = as_hodgkin_huxley(model)
     mid = hh.gate_tvlif(V_mid)
     start = hh.gate_tvlif(V[..., 0])
     names = ("m", "h", "n")
@@ -131,8 +151,12 @@ def equation_error(model, trace: Trace, window_ms: float = 0.1, burn_in_ms: floa
     is the least-informed parameter: in our runs 4 × 200 ms at 1 mV noise pinned all seven
     membrane parameters within 5 %, 4 × 60 ms did not). Not with `project=True`.
     """
-    hh = as_hodgkin_huxley(model)
     integrate, dV = _windowed(trace, window_ms, burn_in_ms)
+    channels = as_conductance_neuron(model)
+    hh = channels if channels is not None else as_hodgkin_huxley(model)
+    if project and channels is not None:
+        raise ValueError("the projected (least-squares) equation loss is written for HH-type models; use the "
+                         "'equation' loss for channel models")
     if project:
         if robust_mV is not None:
             raise ValueError("robust_mV is not available with the projected (least-squares) loss")
