@@ -11,7 +11,7 @@ NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parents[1] / "notebooks").g
 
 # All notebooks run in CI's separate `slow` step (equivalence ~30 s, fitting ~1.5 min, networks
 # ~2 min); the equivalence notebook's main job is `hhjax equivalence`, tested in the default suite.
-_SLOW = ("01_equivalence.ipynb", "02_fitting.ipynb", "03_networks.ipynb")
+_SLOW = ("01_equivalence.ipynb", "02_fitting.ipynb", "03_networks.ipynb", "04_channels.ipynb")
 PARAMS = [pytest.param(p, marks=pytest.mark.slow) if p.name in _SLOW else p for p in NOTEBOOKS]
 
 
@@ -27,6 +27,9 @@ def test_notebook_executes(path, tmp_path):
         _check_fitting_notebook(outputs)
     if path.name.startswith("03_"):
         _check_networks_notebook(outputs)
+    if path.name.startswith("04_"):
+        rate = float(outputs.split("Wang–Buzsáki at 1 µA/cm²:")[1].split()[0])
+        assert 50.0 < rate < 70.0
 
 
 def _check_networks_notebook(outputs):
