@@ -290,6 +290,23 @@ class Sum(AbstractStimulus):
         return sorted({d for s in self.stimuli for d in s.jumps(t0, t1)})
 
 
+class Affine(AbstractStimulus):
+    """offset + scale·stimulus(t) (µA/cm²): a stimulus moved into another model's range."""
+
+    stimulus: AbstractStimulus
+    scale: ArrayLike = 1.0
+    offset: ArrayLike = 0.0
+
+    def __call__(self, t):
+        return self.offset + self.scale * self.stimulus(t)
+
+    def discontinuities(self, t0, t1):
+        return self.stimulus.discontinuities(t0, t1)
+
+    def jumps(self, t0, t1):
+        return self.stimulus.jumps(t0, t1)
+
+
 def as_stimulus(stimulus) -> AbstractStimulus:
     """Accept a stimulus, None (no input), a callable `t -> current` or a number/array
     (constant current); text specs: `hhjax.specs.as_stimulus`."""
@@ -350,6 +367,7 @@ __all__ = [
     "Sampled",
     "Stacked",
     "Sum",
+    "Affine",
     "Function",
     "ornstein_uhlenbeck",
     "periodic_edges",
