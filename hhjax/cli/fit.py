@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import time
 
+from ..models.conductance.library import LIBRARY
 from ..parameters import model_params
 from .common import build_model, parse_params, versions
 from .environment import enable_x64
 
-
-FIT_MODELS = ("hh", "hh-shifted", "tvlif2hh", "slif2hh")
+FIT_MODELS = ("hh", "hh-shifted", "tvlif2hh", "slif2hh", *LIBRARY)
 
 
 def cmd_fit(a) -> int:

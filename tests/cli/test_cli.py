@@ -173,3 +173,17 @@ def test_simulate_a_library_model_and_its_tvlif_decomposition(tmp_path):
 def test_unknown_library_model_is_a_named_error(capsys):
     assert main(["simulate", "--model", "wang-busaki", "--t1", "10"]) == 2
     assert "unknown model 'wang-busaki'" in capsys.readouterr().err
+
+
+def test_fit_a_library_model_from_a_simulated_trace(tmp_path):
+    """`hhjax fit --model wang-buzsaki --fit k.g,leak.E` on a trace `hhjax simulate` wrote
+    from a model with other values: both back within 0.5 %."""
+    trace = tmp_path / "wb.npz"
+    assert main(["simulate", "--model", "wang-buzsaki", "--stimulus", "step:0,2,10", "--t1", "60", "--param",
+                 "g_K=8.5", "--param", "E_L=-62", "--save-every", "0.0025", "--out", str(trace)]) == 0
+    out = tmp_path / "fit.json"
+    assert main(["fit", "--target", str(trace), "--model", "wang-buzsaki", "--fit", "k.g,leak.E", "--starts", "2",
+                 "--steps", "60", "--no-progress", "--out", str(out)]) == 0
+    fitted = json.loads(out.read_text())["fitted"]
+    assert fitted["channels.k.g"] == pytest.approx(8.5, rel=5e-3)
+    assert fitted["channels.leak.E"] == pytest.approx(-62.0, rel=5e-3)
