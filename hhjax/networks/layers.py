@@ -103,7 +103,8 @@ class LIFLayer(SpikingLayer):
 
 class HHLayer(SpikingLayer):
     """Hodgkin–Huxley neurons with the real voltage-dependent rates (default model: the
-    squid axon, rest −65 mV). The input current I = W x + b (µA/cm²) is held over each of
+    squid axon, rest −65 mV; `neuron` may be any conductance model, e.g.
+    `hj.library_model("wang-buzsaki")`). The input current I = W x + b (µA/cm²) is held over each of
     `steps` network steps of `step_ms` ms, integrated by `substeps` steps of the core
     engine's solver (`solver`: "expeuler" — stable at 0.1 ms — or "rk4"/"euler"). A spike
     in a network step is an upward crossing of `threshold` (mV) at any sub-step:
@@ -113,7 +114,7 @@ class HHLayer(SpikingLayer):
     reach neurons far below threshold), input scale 40 µA/cm² per unit of W x + b."""
 
     linear: eqx.nn.Linear
-    neuron: HodgkinHuxley
+    neuron: eqx.Module  # HodgkinHuxley or any ConductanceNeuron
     input_scale: float = eqx.field(static=True)
     step_ms: float = eqx.field(static=True)
     substeps: int = eqx.field(static=True)
@@ -123,7 +124,7 @@ class HHLayer(SpikingLayer):
     width: float = eqx.field(static=True)
 
     def __init__(self, n_in: int, n_out: int, *, key, steps: int = 15, step_ms: float = 1.0, substeps: int = 5,
-                 solver: str = "expeuler", neuron: HodgkinHuxley | None = None, threshold: float | None = None,
+                 solver: str = "expeuler", neuron=None, threshold: float | None = None,
                  surrogate: str = "fast-sigmoid", width: float = 10.0, input_scale: float = 40.0):
         spike_function(surrogate, width)
         if solver not in ("expeuler", "rk4", "euler"):

@@ -254,3 +254,20 @@ def test_layers_stack_on_spike_trains():
     s = hn.MultiTaskNet("slif2hh", 20, (4, 3), key=KEY, steps=6)
     assert s.layers[1].projections[0].in_features == 16  # four neurons per unit below
     assert hn.count_trainable(s) > 0
+
+
+@pytest.mark.parametrize("name", ["wang-buzsaki", "traub-miles"])
+def test_an_hh_layer_runs_any_library_model(name):
+    """The real-HH layer takes any `ConductanceNeuron` (here from the channel library): it
+    fires on default-sized inputs and its surrogate gradients reach the input weights."""
+    layer = hn.HHLayer(8, 5, key=jax.random.PRNGKey(0), neuron=hj.library_model(name))
+    x = jax.random.uniform(jax.random.PRNGKey(1), (8,))
+
+    def loss(layer):
+        s, _ = layer(x)
+        return jnp.mean(s)
+
+    value, grads = eqx.filter_value_and_grad(loss)(layer)
+    assert float(value) > 0
+    g = np.asarray(grads.linear.weight)
+    assert np.all(np.isfinite(g)) and np.any(g != 0)
