@@ -129,7 +129,16 @@ class TVLIF2HH(AbstractNeuron):
 
 def tvlif2hh(hh: HodgkinHuxley | None = None, form: str = "channels") -> AbstractNeuron:
     """Build the tv-LIF description of an HH-type model: `form="channels"` gives the
-    authors' four-neuron `TVLIF2HH`, `form="gates"` the `TVLIFGateForm`."""
+    authors' four-neuron `TVLIF2HH`, `form="gates"` the `TVLIFGateForm`. A
+    `ConductanceNeuron` (any channel set) goes through the general compiler,
+    `tvlif_decompose`, whose gate form is the same network (`form` "gates" only)."""
+    from .conductance import ConductanceNeuron, tvlif_decompose
+
+    if isinstance(hh, ConductanceNeuron):
+        if form != "gates":
+            raise ValueError("a ConductanceNeuron decomposes in the gate form only (form='gates'); the four-neuron "
+                             "channel wiring of He et al. is written for the squid HH set")
+        return tvlif_decompose(hh)
     hh = HodgkinHuxley() if hh is None else hh
     if form == "channels":
         return TVLIF2HH(hh)

@@ -147,3 +147,20 @@ def test_a_channel_model_runs_on_every_kind_of_solver(solver, kw):
     assert len(got) == len(ref) >= 3
     first_order = solver in ("expeuler", "implicit_euler")
     np.testing.assert_allclose(np.diff(got), np.diff(ref), rtol=2e-2 if first_order else 1e-3)
+
+
+def test_the_compiler_applied_to_hh_is_tvlif2hh():
+    """`tvlif_decompose` of the squid HH built from channels gives tv-LIF2HH's gate form's
+    trace to rounding (RK4, the same start); `tvlif2hh` takes a channel model too."""
+    ch = hj.library_model("hodgkin-huxley")
+    net = hj.tvlif2hh(ch, form="gates")
+    assert isinstance(net, hj.TVLIFNetwork)
+    y0 = ch.steady_state(jnp.asarray(-65.0))
+    stim = hj.Step(0.0, 12.0, 5.0)
+    a = hj.simulate(hj.tvlif2hh(hj.HodgkinHuxley(), form="gates"), stim, t1=50.0, solver="rk4", dt=0.01,
+                    dtype="float64", save_every="step")
+    b = hj.simulate(net, stim, t1=50.0, solver="rk4", dt=0.01, dtype="float64", save_every="step", y0=y0)
+    assert int(a.spike_counts) >= 2
+    np.testing.assert_allclose(b.V, a.V, rtol=0, atol=1e-9)
+    with pytest.raises(ValueError, match="gate form only"):
+        hj.tvlif2hh(ch)
