@@ -14,7 +14,6 @@ computation, and says so in `hhjax --help`; scripts can start Python with them.
 from __future__ import annotations
 
 import os
-from typing import MutableMapping
 
 SMALL_LOOP_BYTES = 65_536
 SMALL_LOOP_OPTION = "--xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold"
@@ -37,18 +36,6 @@ def host_devices_flag(count: int | None = None) -> str:
     if not isinstance(count, int) or count < 1:
         raise ValueError(f"the host device count must be a positive integer, got {count!r}")
     return f"{HOST_DEVICES_FLAG}={count}"
-
-
-def add_xla_flag(flag: str, unless: str, environ: MutableMapping[str, str] | None = None) -> bool:
-    """Append `flag` to `XLA_FLAGS` in `environ` (default `os.environ`) unless `XLA_FLAGS`
-    already mentions `unless` (the user's own setting wins). Returns whether it was added.
-    Effective only before JAX starts its backends (the first JAX computation)."""
-    environ = os.environ if environ is None else environ
-    flags = environ.get("XLA_FLAGS", "")
-    if unless in flags:
-        return False
-    environ["XLA_FLAGS"] = f"{flags} {flag}".strip()
-    return True
 
 
 def usable_cores() -> int:

@@ -30,9 +30,14 @@ def run_peer(name: str, currents, steps: int, dt: float, dtype: str = "float64",
 
 
 def _serve() -> int:
+    """The worker's entry point: this process's JAX runs in the request's dtype (jaxley
+    needs 64-bit JAX for float64), then the runner runs."""
+    import jax
+
     from .peers import RUNNERS
 
     request = json.loads(sys.stdin.read())
+    jax.config.update("jax_enable_x64", request["dtype"] == "float64")
     try:
         run = RUNNERS[request["name"]](request["currents"], request["steps"], request["dt"], request["dtype"],
                                        record=request["record"])

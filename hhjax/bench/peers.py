@@ -106,7 +106,6 @@ def run_jaxley(currents, steps: int, dt: float, dtype: str = "float64", record: 
     import jax
     import jax.numpy as jnp
 
-    jax.config.update("jax_enable_x64", dtype == "float64")
     from jaxley.channels import HH
 
     length, radius = 10.0, 1.0  # µm; lateral area 2πrL µm²

@@ -4,9 +4,23 @@ changes these (hhjax.backends.xla_flags)."""
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import MutableMapping
 
-from ..backends.xla_flags import HOST_DEVICES_FLAG, SMALL_LOOP_FLAG, add_xla_flag, host_devices_flag, usable_cores
+from ..backends.xla_flags import HOST_DEVICES_FLAG, SMALL_LOOP_FLAG, host_devices_flag, usable_cores
+
+
+def add_xla_flag(flag: str, unless: str, environ: MutableMapping[str, str] | None = None) -> bool:
+    """Append `flag` to `XLA_FLAGS` in `environ` (default `os.environ`) unless `XLA_FLAGS`
+    already mentions `unless` (the user's own setting wins). Returns whether it was added.
+    Effective only before JAX starts its backends (the first JAX computation)."""
+    environ = os.environ if environ is None else environ
+    flags = environ.get("XLA_FLAGS", "")
+    if unless in flags:
+        return False
+    environ["XLA_FLAGS"] = f"{flags} {flag}".strip()
+    return True
 
 
 def set_xla_flags(host_devices: int | None = None) -> list[str]:

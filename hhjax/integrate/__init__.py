@@ -3,7 +3,7 @@ spike recording and population sharding."""
 
 import warnings
 
-from ..backends.xla_flags import HOST_DEVICES_FLAG, SMALL_LOOP_FLAG, add_xla_flag, host_devices_flag, small_loop_flag
+from ..backends.xla_flags import HOST_DEVICES_FLAG, SMALL_LOOP_FLAG, host_devices_flag, small_loop_flag
 from .dtypes import cast_floats, resolve_dtype
 from .plan import PATHS, choose_path
 from .results import Simulation, SimulationError
@@ -21,6 +21,8 @@ def use_small_loop_kernels(environ=None, *, byte_threshold: int = 65_536) -> boo
     `environ` (default `os.environ`), where `XLA_FLAGS` does not set backend options yet."""
     warnings.warn("hhjax.use_small_loop_kernels() is deprecated: set XLA_FLAGS before starting Python "
                   f"({SMALL_LOOP_FLAG}); see docs/performance.md", DeprecationWarning, stacklevel=2)
+    from ..cli.environment import add_xla_flag  # (what the command's entry point does)
+
     return add_xla_flag(small_loop_flag(byte_threshold), "xla_backend_extra_options", environ)
 
 
@@ -30,6 +32,8 @@ def use_host_devices(count: int | None = None, environ=None) -> bool:
     the flag to `environ` (default `os.environ`) unless a device count is set there."""
     warnings.warn("hhjax.use_host_devices() is deprecated: set XLA_FLAGS before starting Python "
                   f"({HOST_DEVICES_FLAG}=K); see docs/performance.md", DeprecationWarning, stacklevel=2)
+    from ..cli.environment import add_xla_flag  # (what the command's entry point does)
+
     return add_xla_flag(host_devices_flag(count), HOST_DEVICES_FLAG, environ)
 
 
