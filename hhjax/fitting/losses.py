@@ -85,23 +85,16 @@ def teacher_forced_gates(model, V: Array, dt: float, parallel: bool = False):
     interval's midpoint (second order in dt)."""
     V_mid = 0.5 * (V[..., 1:] + V[..., :-1])
     channels = as_conductance_neuron(model)
-    if channels is not None:
-        mid, start = channels.gate_tvlif(V_mid), channels.gate_tvlif(V[..., 0])
+    source = channels if channels is not None else as_hodgkin_huxley(model)
+    mid, start = source.gate_tvlif(V_mid), source.gate_tvlif(V[..., 0])  # {gate: (τ, x∞)}
+    gates = {}
+    if mid:
         names = list(mid)
-        if not names:
-            return ConductanceState(V=V, gates={})
         a = jnp.stack([jnp.exp(-dt / mid[x][0]) for x in names])
         b = jnp.stack([mid[x][1] for x in names]) * (1 - a)
         x = _linear_recurrence(a, b, jnp.stack([start[x][1] for x in names]), parallel)
-        return ConductanceState(V=V, gates={name: x[i] for i, name in enumerate(names)})
-    hh = as_hodgkin_huxley(model)
-    mid = hh.gate_tvlif(V_mid)
-    start = hh.gate_tvlif(V[..., 0])
-    names = ("m", "h", "n")
-    a = jnp.stack([jnp.exp(-dt / mid[x][0]) for x in names])
-    b = jnp.stack([mid[x][1] for x in names]) * (1 - a)
-    x = _linear_recurrence(a, b, jnp.stack([start[x][1] for x in names]), parallel)
-    return HHState(V=V, m=x[0], h=x[1], n=x[2])
+        gates = {name: x[i] for i, name in enumerate(names)}
+    return ConductanceState(V=V, gates=gates) if channels is not None else HHState(V=V, **gates)
 
 
 def _windowed(trace: Trace, window_ms: float, burn_in_ms: float):
