@@ -4,7 +4,7 @@ Units throughout: time ms, potential mV, current µA/cm², conductance mS/cm²,
 capacitance µF/cm².
 """
 
-from . import backends, costs, fitting, networks, paper, stimuli
+from . import backends, costs, fitting, networks, paper, stimuli, synaptic
 from .backends import Tuning, tuning_for
 from ._numerics import x_over_one_minus_exp
 from .integrate import *  # noqa: F401,F403
@@ -18,7 +18,7 @@ from .specs import as_stimulus, parse_stimulus
 
 __version__ = "0.2.0"
 
-__all__ = ["backends", "costs", "fitting", "networks", "paper", "stimuli", "x_over_one_minus_exp", "Tuning",
+__all__ = ["backends", "costs", "fitting", "networks", "paper", "stimuli", "synaptic", "x_over_one_minus_exp", "Tuning",
            "tuning_for", "PaperSawtooth", "PaperSquare", "PaperTriangle", "paper_waveforms", "as_stimulus",
            "parse_stimulus",
            *_integrate_all, *_models_all, *_stimuli_all]

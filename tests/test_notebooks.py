@@ -11,7 +11,8 @@ NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parents[1] / "notebooks").g
 
 # All notebooks run in CI's separate `slow` step (equivalence ~30 s, fitting ~1.5 min, networks
 # ~2 min); the equivalence notebook's main job is `hhjax equivalence`, tested in the default suite.
-_SLOW = ("01_equivalence.ipynb", "02_fitting.ipynb", "03_networks.ipynb", "04_channels.ipynb")
+_SLOW = ("01_equivalence.ipynb", "02_fitting.ipynb", "03_networks.ipynb", "04_channels.ipynb",
+         "05_networks_cobahh.ipynb")
 PARAMS = [pytest.param(p, marks=pytest.mark.slow) if p.name in _SLOW else p for p in NOTEBOOKS]
 
 
@@ -30,6 +31,17 @@ def test_notebook_executes(path, tmp_path):
     if path.name.startswith("04_"):
         rate = float(outputs.split("Wang–Buzsáki at 1 µA/cm²:")[1].split()[0])
         assert 50.0 < rate < 70.0
+    if path.name.startswith("05_"):
+        _check_cobahh_notebook(outputs)
+
+
+def _check_cobahh_notebook(outputs):
+    rate = float(outputs.split("rate ")[1].split()[0])
+    assert 10.0 < rate < 80.0  # a self-sustained COBAHH network (Brian2's N = 4,000: 32–38 Hz)
+    line = next(ln for ln in outputs.splitlines() if ln.startswith("first target spike"))
+    grad = float(line.split("d t/d w = ")[1].split()[0])
+    fd = float(line.split("finite differences ")[1].rstrip(")"))
+    assert abs(grad - fd) <= 1e-3 * abs(fd), line
 
 
 def _check_networks_notebook(outputs):

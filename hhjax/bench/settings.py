@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 DT = 0.01  # ms, the forward-Euler step of every throughput row
 REFERENCE = pathlib.Path(__file__).resolve().parent / "data" / "hh_reference_spikes.json"
-SECTIONS = ("throughput", "channels", "compile", "memory", "accuracy", "gradient", "ops", "sharding", "peers")
+SECTIONS = ("throughput", "channels", "compile", "memory", "accuracy", "gradient", "ops", "sharding", "peers",
+            "network")
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class Settings:
     gradient_solver: str = "euler"  # quick mode: an RK4 value-and-grad takes ~20 s to compile here
     peer_ns: tuple = (1000,)
     peer_steps: int = 2000
+    network_ns: tuple = (4000,)  # COBAHH sizes, and the simulated time (ms) at each
+    network_t1: tuple = (200.0,)
 
     @classmethod
     def quick(cls):
@@ -47,6 +50,7 @@ class Settings:
                             ("kvaerno5", (("rtol", 1e-8), ("atol", 1e-8)))),
             gradient_n=256, gradient_steps=(1_000, 4_000, 20_000), gradient_solver="rk4",
             peer_ns=(1, 100, 10_000, 100_000), peer_steps=10_000,
+            network_ns=(4000, 40_000, 400_000), network_t1=(1000.0, 200.0, 100.0),
         )
 
     @classmethod
@@ -54,7 +58,7 @@ class Settings:
         """One GPU in about five minutes: larger populations, fewer small ones."""
         return cls(hh_ns=(1, 1000, 100_000, 1_000_000, 4_000_000), other_ns=(1_000_000,), work=1e9,
                    min_steps=2000, max_steps=20_000, memory_n=1_000_000, gradient_n=4096, gradient_solver="rk4",
-                   peer_ns=())
+                   peer_ns=(), network_ns=(4000, 40_000, 400_000, 4_000_000), network_t1=(1000.0, 1000.0, 200.0, 100.0))
 
     def steps_for(self, n: int) -> int:
         return int(min(self.max_steps, max(self.min_steps, self.work // max(n, 1))))

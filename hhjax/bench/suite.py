@@ -17,6 +17,7 @@ from .sections.channels import channels
 from .sections.compile import compile_time
 from .sections.gradient import gradient
 from .sections.memory import memory
+from .sections.network import network
 from .sections.ops import operation_counts
 from .sections.peers import peers
 from .sections.sharding import sharding
@@ -63,6 +64,8 @@ def run_suite(settings: Settings | None = None, sections=SECTIONS, out: str | No
         results["sharding"] = sharding(settings, log=log)
     if "peers" in sections:
         results["peers"] = peers(settings, peer_names, log=log)
+    if "network" in sections:
+        results["network"] = network(settings, peer_names, log=log)
     results["peak_rss_MiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if out:
         pathlib.Path(out).write_text(json.dumps(results, indent=1, default=_json_default))

@@ -32,11 +32,13 @@ def cmd_bench(a) -> int:
     peer_names = None
     if a.peers:
         from ..bench.peers import RUNNERS
+        from ..bench.sections.network import NETWORK_PEERS
 
         peer_names = [x.strip() for x in a.peers.split(",")]
-        unknown = [x for x in peer_names if x not in RUNNERS]
+        unknown = [x for x in peer_names if x not in RUNNERS and x not in NETWORK_PEERS]
         if unknown:
-            raise ValueError(f"unknown peer(s) {unknown}; choose from {sorted(RUNNERS)}")
+            raise ValueError(f"unknown peer(s) {unknown}; choose from {sorted(RUNNERS)} (single neurons) or "
+                             f"{sorted(NETWORK_PEERS)} (the network section)")
     if needs_x64(settings, sections):
         jax.config.update("jax_enable_x64", True)  # (the command's own process: its entry point's choice)
     with jax.default_device(device):
@@ -50,10 +52,11 @@ def register(sub) -> None:
     b.add_argument("--full", action="store_true", help="full sizes (N up to 1e6; tens of minutes on 2 CPU cores)")
     b.add_argument("--device", default="cpu", choices=("cpu", "gpu"), help="gpu: the GPU sizes (about 5 minutes)")
     b.add_argument("--only", default=None, help="comma-separated sections: throughput, compile, memory, accuracy, "
-                                                "gradient, ops, sharding, peers")
+                                                "gradient, ops, sharding, peers, network")
     b.add_argument("--skip", default=None, help="comma-separated sections to leave out")
     b.add_argument("--peers", default=None, help="comma-separated peers (c-kernel, brainpy, jaxley, "
-                                                 "brian2-cython, brian2-cpp, neuron); default all installed")
+                                                 "brian2-cython, brian2-cpp, neuron; network section: brian2-cython, "
+                                                 "brian2-standalone, brainpy, nest); default all installed")
     b.add_argument("--dtype", default=None, help="float32,float64 (default both)")
     b.add_argument("--host-devices", type=int, default=None, metavar="K",
                    help="CPU devices to show (default: one per core; 1: one device); with several, populations "

@@ -69,7 +69,7 @@ def test_cli_bench_bad_arguments(capsys):
 
     assert main(["bench", "--only", "nonsense", "--out", "", "--plot", ""]) == 2
     assert "unknown benchmark section" in capsys.readouterr().err
-    assert main(["bench", "--peers", "nest", "--out", "", "--plot", ""]) == 2
+    assert main(["bench", "--peers", "no-such-peer", "--out", "", "--plot", ""]) == 2
     assert "unknown peer" in capsys.readouterr().err
     if not any(d.platform == "gpu" for d in jax.devices()):
         assert main(["bench", "--device", "gpu", "--out", "", "--plot", ""]) == 2
@@ -122,3 +122,26 @@ def test_installed_peer_agrees_with_hhjax(name):
 
     res = peers(Settings(dtypes=("float64",), peer_ns=()), names=[name], log=lambda s: None)[name]
     assert res["agree"], res
+
+
+def test_network_section_reports_rates_events_and_memory():
+    """hhjax's COBAHH rows at a toy size (no peers): events counted, memory ∝ synapses."""
+    from hhjax.bench.sections.network import network
+    from hhjax.bench.suite import Settings
+
+    s = Settings(dtypes=("float32",), repeats=1, network_ns=(400, 800), network_t1=(20.0, 20.0))
+    rows = network(s, peer_names=[], log=lambda *_: None)
+    assert [r["n"] for r in rows] == [400, 800] and all(r["simulator"] == "hhjax" for r in rows)
+    for r in rows:
+        assert r["sim_s_per_wall_s"] > 0 and r["synaptic_events"] > 0
+        assert 8 <= r["bytes_per_synapse"] <= 24  # (int32 targets + padding, per-neuron states)
+
+
+def test_network_peer_unavailable_is_reported(monkeypatch):
+    from hhjax.bench.sections.network import run_network_peer
+
+    monkeypatch.setenv("HHJAX_PYTHON_NEST", sys.executable)  # (this interpreter has no NEST)
+    got = run_network_peer("nest", dict(benchmark="cobahh", n=100, t1=1.0, dt=0.1, seed=0))
+    if "unavailable" not in got:
+        pytest.skip("NEST is installed in this interpreter")
+    assert "nest" in got["unavailable"]

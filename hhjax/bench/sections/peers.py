@@ -34,7 +34,7 @@ def peers(settings: Settings, names=None, log=print) -> dict:
     steps = 5000
     ours = simulate(HodgkinHuxley(), Constant(jnp.asarray(currents)), t1=steps * DT, dt=DT, solver="euler",
                     dtype="float64").spike_list()
-    for name in names or RUNNERS:
+    for name in [x for x in (names or RUNNERS) if x in RUNNERS]:
         def runner(c, s, dt, dtype, record=False, name=name):
             return run_peer(name, c, s, dt, dtype, record=record)
 

@@ -1,0 +1,172 @@
+"""Who connects to whom: connectivity rules built on the host (NumPy, seeded) and stored on
+the device as padded rows, one row per presynaptic neuron (an ELL layout of the CSR matrix).
+
+`targets[i, :]` lists the postsynaptic neurons of presynaptic neuron i, padded with `n_post`
+(an index that scatters drop); an extra last row is all padding, so that a gather of "no
+spike" (index `n_pre`) adds nothing. Weights and delays are one number for every synapse or
+one per synapse in the same layout. Memory ∝ n_pre × max fan-out. Repeated pairs
+(multapses) are allowed and counted as separate synapses.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array
+
+from .memory import check_fits
+
+_BYTES_PER_SYNAPSE_BUILD = 40  # host arrays while building (indices, sort keys, positions)
+
+
+class Connectivity(eqx.Module):
+    """Synapses from `n_pre` to `n_post` neurons (see the module docstring).
+
+    `weights`: shape () or (n_pre + 1, F); `delays` (ms): shape () or (n_pre + 1, F)."""
+
+    targets: Array
+    weights: Array
+    delays: Array
+    n_pre: int = eqx.field(static=True)
+    n_post: int = eqx.field(static=True)
+    n_synapses: int = eqx.field(static=True)
+    max_delay: float = eqx.field(static=True, default=0.0)  # ms (static: it sets the delay buffer's depth)
+
+    @property
+    def max_fan_out(self) -> int:
+        return int(self.targets.shape[1])
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(pre, post) index arrays of every synapse (host NumPy)."""
+        targets = np.asarray(self.targets)[: self.n_pre]
+        pre, col = np.nonzero(targets < self.n_post)
+        return pre, targets[pre, col]
+
+    def dense_weights(self) -> np.ndarray:
+        """The (n_pre, n_post) weight matrix (host NumPy; small networks only)."""
+        pre, post = self.pairs()
+        targets = np.asarray(self.targets)[: self.n_pre]
+        w = np.broadcast_to(np.asarray(self.weights), np.asarray(self.targets).shape)[: self.n_pre]
+        out = np.zeros((self.n_pre, self.n_post), w.dtype)
+        np.add.at(out, (pre, post), w[targets < self.n_post])
+        return out
+
+
+def _check_sizes(n_pre, n_post):
+    for name, n in (("n_pre", n_pre), ("n_post", n_post)):
+        if not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"{name} must be a positive integer, got {n!r}")
+
+
+def _per_synapse(value, n_synapses, what):
+    """One number or one per synapse; JAX arrays (traced in a loss) stay JAX arrays."""
+    arr = value if isinstance(value, jax.Array) else np.asarray(value, dtype=float)
+    if arr.ndim == 0:
+        return arr
+    if arr.shape != (n_synapses,):
+        raise ValueError(f"{what} must be one number or one per synapse ({n_synapses}), got shape {arr.shape}")
+    return arr
+
+
+def from_arrays(pre, post, n_pre: int, n_post: int, *, weight=1.0, delay=0.0) -> Connectivity:
+    """Synapses pre[k] → post[k]; `weight` and `delay` (ms) one number or one per synapse."""
+    _check_sizes(n_pre, n_post)
+    pre, post = np.asarray(pre), np.asarray(post)
+    if pre.shape != post.shape or pre.ndim != 1:
+        raise ValueError(f"pre and post must be 1-D index arrays of one length, got shapes {pre.shape} and {post.shape}")
+    if pre.size and (pre.min() < 0 or pre.max() >= n_pre):
+        raise ValueError(f"presynaptic indices must lie in [0, {n_pre}), got [{pre.min()}, {pre.max()}]")
+    if post.size and (post.min() < 0 or post.max() >= n_post):
+        raise ValueError(f"postsynaptic indices must lie in [0, {n_post}), got [{post.min()}, {post.max()}]")
+    n = pre.size
+    weight, delay = _per_synapse(weight, n, "weight"), _per_synapse(delay, n, "delay")
+    order = np.argsort(pre, kind="stable")
+    pre_sorted = pre[order]
+    counts = np.bincount(pre_sorted, minlength=n_pre)
+    fan_out = max(int(counts.max()) if n else 0, 1)
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    column = np.arange(n) - start[pre_sorted]
+
+    def layout(values, fill):
+        if isinstance(values, jax.Array):
+            return jnp.full((n_pre + 1, fan_out), fill, values.dtype).at[pre_sorted, column].set(values[order])
+        out = np.full((n_pre + 1, fan_out), fill, dtype=values.dtype)
+        out[pre_sorted, column] = values[order]
+        return out
+
+    targets = layout(post.astype(np.int32), np.int32(n_post))
+    weights = weight if weight.ndim == 0 else layout(weight, 0.0)
+    delays = delay if delay.ndim == 0 else layout(delay, 0.0)
+    if isinstance(delays, jax.core.Tracer):
+        raise TypeError("delays must be concrete numbers (they set the delay buffer's depth), not traced values")
+    max_delay = float(np.max(np.asarray(delays))) if np.size(delays) else 0.0
+    return Connectivity(jnp.asarray(targets), jnp.asarray(weights), jnp.asarray(delays), int(n_pre), int(n_post),
+                        int(n), max_delay)
+
+
+def _rng(seed):
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+def fixed_probability(n_pre: int, n_post: int, p: float, *, weight=1.0, delay=0.0, seed=0,
+                      allow_self: bool = True) -> Connectivity:
+    """Each pair connected independently with probability `p` (seeded). `allow_self=False`
+    drops i → i (for a projection from a population onto itself). Builds in O(n_pre·n_post)."""
+    _check_sizes(n_pre, n_post)
+    if not (0.0 <= float(p) <= 1.0):
+        raise ValueError(f"connection probability must lie in [0, 1], got {p}")
+    check_fits(p * n_pre * n_post * _BYTES_PER_SYNAPSE_BUILD, f"fixed-probability connectivity {n_pre}×{n_post}")
+    rng = _rng(seed)
+    pres, posts = [], []
+    rows = max(1, int(2**24 // n_post))
+    for lo in range(0, n_pre, rows):
+        hi = min(n_pre, lo + rows)
+        mask = rng.random((hi - lo, n_post)) < p
+        if not allow_self:
+            idx = np.arange(lo, hi)
+            ok = idx < n_post
+            mask[(idx - lo)[ok], idx[ok]] = False
+        i, j = np.nonzero(mask)
+        pres.append(i + lo)
+        posts.append(j)
+    return from_arrays(np.concatenate(pres), np.concatenate(posts), n_pre, n_post, weight=weight, delay=delay)
+
+
+def fixed_in_degree(n_pre: int, n_post: int, k: int, *, weight=1.0, delay=0.0, seed=0) -> Connectivity:
+    """Every postsynaptic neuron receives exactly `k` synapses from presynaptic neurons drawn
+    uniformly (seeded, with repeats allowed as in NEST's `fixed_indegree`)."""
+    _check_sizes(n_pre, n_post)
+    if not isinstance(k, (int, np.integer)) or k < 0:
+        raise ValueError(f"in-degree must be a non-negative integer, got {k!r}")
+    check_fits(k * n_post * _BYTES_PER_SYNAPSE_BUILD, f"fixed-in-degree connectivity ({n_post} × {k})")
+    rng = _rng(seed)
+    pre = rng.integers(0, n_pre, size=(n_post, k), dtype=np.int64).ravel()
+    post = np.repeat(np.arange(n_post), k)
+    return from_arrays(pre, post, n_pre, n_post, weight=weight, delay=delay)
+
+
+def one_to_one(n: int, *, weight=1.0, delay=0.0) -> Connectivity:
+    """i → i for each of `n` neurons."""
+    idx = np.arange(n)
+    return from_arrays(idx, idx, n, n, weight=weight, delay=delay)
+
+
+def dense(n_pre: int, n_post: int, *, weight=1.0, delay=0.0) -> Connectivity:
+    """Every presynaptic neuron to every postsynaptic neuron (`weight` one number or an
+    (n_pre, n_post) matrix, whose zero entries are left out)."""
+    _check_sizes(n_pre, n_post)
+    w = np.asarray(weight, dtype=float)
+    if w.ndim == 2:
+        if w.shape != (n_pre, n_post):
+            raise ValueError(f"dense weight matrix must have shape ({n_pre}, {n_post}), got {w.shape}")
+        pre, post = np.nonzero(w)
+        d = np.asarray(delay, dtype=float)
+        return from_arrays(pre, post, n_pre, n_post, weight=w[pre, post], delay=d if d.ndim == 0 else d[pre, post])
+    pre, post = np.divmod(np.arange(n_pre * n_post), n_post)
+    return from_arrays(pre, post, n_pre, n_post, weight=weight, delay=delay)
+
+
+RULES = {"fixed_probability": fixed_probability, "fixed_in_degree": fixed_in_degree, "one_to_one": one_to_one,
+         "dense": dense, "from_arrays": from_arrays}

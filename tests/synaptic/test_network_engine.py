@@ -1,0 +1,144 @@
+"""The fixed-step network engine: propagation strategies agree, delays and synapse kernels
+are right, the monitors and benchmark builders do what they say."""
+
+import math
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+
+import hhjax as hj
+from hhjax import synaptic as sy
+
+
+def small_coba(n=400, seed=2, delays=True):
+    net, state = sy.coba(n, seed=seed, p=0.2)  # (the in-degree of the 4,000-neuron network)
+    if delays:  # heterogeneous delays 0–2 ms on the excitatory projections
+        rng = np.random.default_rng(seed)
+        projections = dict(net.projections)
+        for key in ("exc",):
+            proj = projections[key]
+            pre, post = proj.connectivity.pairs()
+            conn = sy.from_arrays(pre, post, proj.connectivity.n_pre, proj.connectivity.n_post,
+                                  weight=float(proj.connectivity.weights), delay=0.1 * rng.integers(0, 21, pre.size))
+            projections[key] = sy.Projection(proj.pre, proj.post, conn, proj.synapse)
+        net = sy.Network(net.populations, projections)
+    return net, state
+
+
+@pytest.mark.parametrize("propagation", [sy.EventDriven(chunk=1), sy.EventDriven(chunk=7), sy.AllSynapses()])
+def test_propagation_strategies_give_the_same_spikes(propagation):
+    net, state = small_coba()
+    ref = sy.run_network(net, 200.0, initial=state)
+    run = sy.run_network(net, 200.0, initial=state, propagation=propagation)
+    assert ref.n_spikes > 200
+    for k in ref.spikes:
+        np.testing.assert_array_equal(run.spikes[k].index, ref.spikes[k].index)
+        np.testing.assert_allclose(run.spikes[k].time, ref.spikes[k].time, rtol=0, atol=1e-9)
+
+
+def test_delay_reaches_the_target_exactly_delay_steps_later():
+    """A driven LIF excites a silent one through a delta synapse with a 1.3 ms delay: the
+    target's V jumps in the step that starts 1.3 ms after the step in which the spike fell."""
+    lif = hj.LIF(tau=10.0, V_rest=-65.0, V_reset=-65.0, V_th=-50.0, R=10.0, t_ref=2.0)
+    net = sy.Network({"a": sy.Population(lif, 1, stimulus=2.0), "b": sy.Population(lif, 1)},
+                     {"ab": sy.Projection("a", "b", sy.one_to_one(1, weight=5.0, delay=1.3), sy.Delta())})
+    dt = 0.1
+    run = sy.run_network(net, 40.0, dt=dt, monitors=sy.Monitors(states={"b": [0]}))
+    t_spike = run.spikes["a"].time[0]
+    times, states = run.samples["b"]
+    jump = times[np.argmax(np.asarray(states.V)[:, 0] > -64.0)]  # the end of the step with the kick
+    spike_step_end = math.ceil(t_spike / dt - 1e-9) * dt
+    assert abs(jump - (spike_step_end + 1.3 + dt)) < 1e-9
+
+
+@pytest.mark.parametrize("synapse", [sy.Exponential(4.0), sy.Alpha(3.0), sy.DualExponential(1.0, 6.0)])
+def test_synapse_kernel_peaks_at_the_weight(synapse):
+    """One spike of weight w: the drive peaks at w (solved here with SciPy from the kick)."""
+    w = 0.7
+    s0 = np.asarray(synapse.kick()) * w
+    sol = solve_ivp(lambda t, s: np.asarray(synapse.derivative(jnp.asarray(s)[:, None]))[:, 0], (0, 40), s0,
+                    dense_output=True, rtol=1e-11, atol=1e-12)
+    t = np.linspace(0, 40, 40001)
+    g = np.asarray(synapse.conductance(jnp.asarray(sol.sol(t))))
+    assert abs(g.max() - w) < 1e-6
+    expected_peak = {sy.Exponential: 0.0, sy.Alpha: getattr(synapse, "tau", 0.0),
+                     sy.DualExponential: 1.0 * 6.0 / 5.0 * math.log(6.0)}[type(synapse)]
+    assert abs(t[g.argmax()] - expected_peak) < 2e-3
+
+
+def test_synaptic_events_and_rates_counted_independently():
+    net, state = small_coba(delays=False)
+    run = sy.run_network(net, 100.0, initial=state)
+    events = 0
+    for proj in net.projections.values():
+        pre, _ = proj.connectivity.pairs()
+        fan_out = np.bincount(pre, minlength=proj.connectivity.n_pre)
+        events += fan_out[run.spikes[proj.pre].index].sum()
+    assert run.synaptic_events() == events
+    total = sum(len(s.index) for s in run.spikes.values())
+    assert math.isclose(run.rate_hz(), total / 400 / 0.1)
+    assert sum(c.sum() for c in run.counts.values()) == total
+
+
+def test_poisson_source_fires_at_its_rate():
+    lif = hj.LIF()
+    net = sy.Network({"src": sy.PoissonSource(2000, 20.0), "n": sy.Population(lif, 10)},
+                     {"in": sy.Projection("src", "n", sy.fixed_in_degree(2000, 10, 50, weight=0.01, seed=1),
+                                          sy.Exponential(5.0, 0.0))})
+    run = sy.run_network(net, 1000.0, seed=4)
+    expected = 2000 * 20.0
+    assert abs(run.spikes["src"].count - expected) < 5 * math.sqrt(expected)
+
+
+def test_connectivity_rules():
+    c = sy.fixed_probability(1000, 800, 0.05, seed=3)
+    pre, post = c.pairs()
+    assert abs(len(pre) - 0.05 * 1000 * 800) < 5 * math.sqrt(0.05 * 0.95 * 1000 * 800)
+    c = sy.fixed_in_degree(500, 300, 17, seed=3)
+    pre, post = c.pairs()
+    assert np.all(np.bincount(post, minlength=300) == 17)
+    c = sy.fixed_probability(50, 50, 1.0, allow_self=False)
+    pre, post = c.pairs()
+    assert len(pre) == 50 * 49 and not np.any(pre == post)
+    w = np.arange(12.0).reshape(3, 4)
+    np.testing.assert_array_equal(sy.dense(3, 4, weight=w).dense_weights(), w)
+
+
+def test_cobahh_float32_and_float64_agree_statistically():
+    """The network is chaotic, so single spikes diverge between precisions; its rate and
+    CV(ISI) must not (float32 is enough for network statistics)."""
+    out = {}
+    for dtype in (jnp.float32, jnp.float64):
+        net, state = sy.cobahh(800, seed=5, p=0.1, dtype=dtype)  # (in-degree 80 as at 4,000)
+        run = sy.run_network(net, 500.0, initial=state)
+        out[dtype] = (run.rate_hz(), run.cv_isi())
+    (r32, c32), (r64, c64) = out[jnp.float32], out[jnp.float64]
+    assert r64 > 5 and abs(r32 - r64) < 0.2 * r64 and abs(c32 - c64) < 0.2 * c64  # (seed spread ≈ 10 %)
+
+
+def test_monitor_overflow_warns_and_counts():
+    net, state = small_coba(delays=False)
+    with pytest.warns(RuntimeWarning, match="capacity"):
+        run = sy.run_network(net, 100.0, initial=state, monitors=sy.Monitors(max_spikes=10))
+    assert run.spikes["neurons"].lost > 0 and len(run.spikes["neurons"].index) == 10
+
+
+def test_discrete_population_steps_as_simulate_does():
+    """An s-LIF2HH population in a network (driving Traub–Miles neurons) spikes exactly as
+    `simulate` steps it alone, and its spikes reach the targets."""
+    s = hj.SLIF2HH()
+    currents = np.linspace(5.0, 15.0, 5)
+    net = sy.Network({"s": sy.Population(s, 5, stimulus=currents),
+                      "tm": sy.Population(hj.library_model("traub-miles"), 3, stimulus=-1.0)},
+                     {"st": sy.Projection("s", "tm", sy.dense(5, 3, weight=0.1), sy.Exponential(3.0, 0.0))})
+    run = sy.run_network(net, 100.0, dt=1.0)
+    alone = hj.simulate(s, hj.Constant(currents), t1=100.0).spike_list()
+    per = run.spikes["s"].per_neuron()
+    assert sum(len(a) for a in alone) > 10
+    for got, want in zip(per, alone):
+        np.testing.assert_allclose(got, want, atol=1e-9)
+    assert run.spikes["tm"].count > 0
+    with pytest.raises(ValueError, match="discrete model stepping every 1.0 ms"):
+        sy.run_network(net, 100.0, dt=0.5)
