@@ -5,7 +5,8 @@ distributions across neurons.
     python benchmarks/cobahh_vs_brian2.py --brian-python /path/to/venv/bin/python
 
 Brian2 runs in its own interpreter (`--brian-python`, with numpy<2.4) and process, as C++
-standalone. Writes benchmarks/results/cobahh_vs_brian2.json and .png."""
+standalone. Writes benchmarks/results/cobahh_vs_brian2.json and the figure (.png beside it;
+docs/img/cobahh_vs_brian2.png is a copy)."""
 
 from __future__ import annotations
 

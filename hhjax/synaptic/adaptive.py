@@ -207,13 +207,14 @@ def event_solve(network: Network, state: NetworkState, t0: float, t1: float, *, 
         y_root = interp.evaluate(t_root)
         f_root = network.vector_field(t_root, y_root)
         firing = {k: (roots[k] <= t_first) & candidates[k] & any_spike for k in pops}
-        correction = jnp.zeros((), dtype)
-        for k, pop in pops.items():
+        correction, located = jnp.zeros((), dtype), jnp.zeros((), dtype)
+        for k, pop in pops.items():  # (the mean over neurons firing together, e.g. identical ones)
             V = pop.model.voltage(y_root.neurons[k])
             dV = pop.model.voltage(f_root.neurons[k])
-            corr = jnp.where(firing[k] & ~kicked[k], (V - thresholds[k]) / jnp.where(dV > 0, dV, 1.0), 0.0)
-            correction = correction + jnp.sum(corr)
-        t_spike = t_root - correction
+            smooth = firing[k] & ~kicked[k]
+            correction = correction + jnp.sum(jnp.where(smooth, (V - thresholds[k]) / jnp.where(dV > 0, dV, 1.0), 0.0))
+            located = located + jnp.sum(smooth.astype(dtype))
+        t_spike = t_root - correction / jnp.maximum(located, 1.0)
         t_new = jnp.where(any_spike, t_spike, t_end)
         # (the interpolant turns components held at ±inf into NaN: they keep their value)
         y_cut = jax.tree.map(lambda a, y0: jnp.where(jnp.isinf(y0), y0, a), interp.evaluate(t_spike), c.y)

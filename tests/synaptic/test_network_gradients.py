@@ -72,3 +72,20 @@ def test_surrogate_gradient_through_a_fixed_step_network():
     run = sy.run_network(build(jnp.asarray(0.008)), 200.0, dt=0.1, seed=7)
     assert run.rate_hz(["lif"]) > 1
     np.testing.assert_allclose(float(value), run.rate_hz(["lif"]), rtol=1e-12)
+
+
+@pytest.mark.slow
+def test_simultaneous_spikes_keep_the_exact_spike_time_derivative():
+    """Two identical neurons fire together: the derivative of their spike time with respect
+    to a shared conductance is that of one neuron alone (not the sum over the pair)."""
+
+    def first_spike(g_K, n):
+        net = sy.Network({"p": sy.Population(hj.library_model("traub-miles", g_K=g_K), n, stimulus=2.0)})
+        c = sy.event_solve(net, net.initial_state(), 0.0, 12.0, max_steps=1500)
+        return c.spike_times["p"][0, 0]
+
+    one = jax.grad(first_spike)(jnp.asarray(30.0), 1)
+    two = jax.grad(first_spike)(jnp.asarray(30.0), 2)
+    fd = (first_spike(jnp.asarray(30.0 + 1e-3), 1) - first_spike(jnp.asarray(30.0 - 1e-3), 1)) / 2e-3
+    assert abs(float(one) - float(fd)) <= 1e-3 * abs(float(fd))
+    assert abs(float(two) - float(one)) <= 1e-9 * abs(float(one))

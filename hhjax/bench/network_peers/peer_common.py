@@ -21,5 +21,15 @@ def cv_isi(index, times, min_spikes: int = 3) -> float:
 
 
 def peak_rss_mib() -> float:
-    """The larger peak resident memory of this process and of its children (MiB)."""
-    return max(resource.getrusage(w).ru_maxrss for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
+    """Peak resident memory (MiB) of this process (VmHWM, which starts afresh at exec; the
+    ru_maxrss of a child process starts from its parent's) and of its largest finished child
+    (e.g. Brian2's C++ program)."""
+    own = 0.0
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    own = int(line.split()[1]) / 1024
+    except OSError:
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
