@@ -29,7 +29,7 @@ from ..integrate.solvers import ModelTerm
 from .monitors import SpikeRecord
 from .network import Network, NetworkState
 from .population import PoissonSource
-from .propagation import EventDriven, Outgoing, spike_indices, spike_rank
+from .propagation import EventDriven, Outgoing, SpikeCount
 
 
 class Carry(eqx.Module):
@@ -130,12 +130,12 @@ class StepPlan(eqx.Module):
         if not (self.record_spikes or (outgoing and isinstance(self.propagation, EventDriven))):
             return buffers, record
         k = self.propagation.chunk_size(n_pre)
-        rank = spike_rank(spiked)
-        total = rank[-1]
+        count = SpikeCount.of(spiked)
+        total = count.total
 
         def chunk(c, state):
             bufs, rec = state
-            idx = spike_indices(rank, c * k, k)
+            idx = count.indices(c * k, k)
             if self.record_spikes:
                 rec = rec.add(idx, t_spike, c * k)
             return self.propagation.propagate_chunk(idx, outgoing, bufs, base), rec

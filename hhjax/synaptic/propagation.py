@@ -3,8 +3,8 @@ in `run.choose_propagation`:
 
 - `EventDriven`: only the rows of the neurons that spiked are read (a gather of their padded
   target rows, then one scatter-add), in chunks of `chunk` spiking neurons until all are
-  done (`propagate_chunk`). Work per step ∝ n + spikes × fan-out, the n being one running
-  count. Forward only (a loop of data-dependent length).
+  done (`propagate_chunk`). Work per step ∝ n + spikes × fan-out, the n being one sum per
+  block of 32 neurons (`SpikeCount`). Forward only (a loop of data-dependent length).
 - `AllSynapses`: every synapse every step, each weighted by its presynaptic spike value
   (0/1 forward, surrogate derivative backward; `propagate_all`). Work per step ∝ synapses;
   differentiable.
@@ -39,16 +39,37 @@ def _take_rows(x, idx):
     return x if jnp.ndim(x) == 0 else x[idx]
 
 
-def spike_rank(spiked: Array) -> Array:
-    """The running count of spikes (int32 (n,)): `spike_indices` reads chunks from it."""
-    return jnp.cumsum(spiked.astype(jnp.int32), dtype=jnp.int32)
+_BLOCK = 32  # neurons per block of the two-level spike count
 
 
-def spike_indices(rank: Array, start, size: int) -> Array:
-    """The indices of spikes number start … start + size − 1 (n where there are fewer): a
-    binary search of the running count, O(size · log n), instead of a scatter over all n."""
-    wanted = start + 1 + jnp.arange(size, dtype=jnp.int32)
-    return jnp.searchsorted(rank, wanted, side="left").astype(jnp.int32)
+class SpikeCount(eqx.Module):
+    """Where this step's spikes are, found without a running count over every neuron (a
+    cumsum over n costs 1.7 ns per neuron on XLA CPU): spikes per block of `_BLOCK` neurons
+    and the running count over blocks (n / 32 entries)."""
+
+    blocks: Array        # (n_blocks, _BLOCK) int32, the spike indicators padded to whole blocks
+    cumulative: Array    # (n_blocks,) int32, spikes in blocks 0..b
+    n: int = eqx.field(static=True)
+
+    @classmethod
+    def of(cls, spiked: Array) -> "SpikeCount":
+        n = spiked.shape[0]
+        blocks = jnp.pad(spiked.astype(jnp.int32), (0, (-n) % _BLOCK)).reshape(-1, _BLOCK)
+        return cls(blocks, jnp.cumsum(jnp.sum(blocks, axis=1, dtype=jnp.int32), dtype=jnp.int32), n)
+
+    @property
+    def total(self) -> Array:
+        return self.cumulative[-1]
+
+    def indices(self, start, size: int) -> Array:
+        """The neurons of spikes number start … start + size − 1 (n where there are fewer): a
+        binary search over blocks, then a count inside each block found."""
+        wanted = start + 1 + jnp.arange(size, dtype=jnp.int32)
+        block = jnp.minimum(jnp.searchsorted(self.cumulative, wanted, side="left"), self.cumulative.shape[0] - 1)
+        before = jnp.where(block > 0, self.cumulative[jnp.maximum(block - 1, 0)], 0)
+        inside = jnp.cumsum(self.blocks[block], axis=1, dtype=jnp.int32)          # (size, _BLOCK)
+        offset = jnp.argmax(inside >= (wanted - before)[:, None], axis=1).astype(jnp.int32)
+        return jnp.where(wanted <= self.total, block.astype(jnp.int32) * _BLOCK + offset, self.n)
 
 
 class EventDriven(eqx.Module):

@@ -142,3 +142,21 @@ def test_discrete_population_steps_as_simulate_does():
     assert run.spikes["tm"].count > 0
     with pytest.raises(ValueError, match="discrete model stepping every 1.0 ms"):
         sy.run_network(net, 100.0, dt=0.5)
+
+
+@pytest.mark.parametrize("n", [1, 31, 33, 1000, 4097])
+def test_spike_count_finds_the_spiking_neurons_in_order(n):
+    from hhjax.synaptic.propagation import SpikeCount
+
+    rng = np.random.default_rng(n)
+    for p in (0.0, 0.01, 0.3, 1.0):
+        spiked = rng.random(n) < p
+        expected = np.nonzero(spiked)[0]
+        count = SpikeCount.of(jnp.asarray(spiked))
+        assert int(count.total) == len(expected)
+        for start, size in ((0, 5), (3, 8), (0, n + 3)):
+            got = np.asarray(count.indices(jnp.int32(start), size))
+            want = np.full(size, n)
+            part = expected[start:start + size]
+            want[: len(part)] = part
+            np.testing.assert_array_equal(got, want)
