@@ -123,8 +123,8 @@ class StepPlan(eqx.Module):
 
     def _emit(self, name, n_pre, spiked, value, t_spike, buffers, record, base):
         """Send this step's spikes of population `name` into the delay buffers and the spike
-        record: all synapses at once, or chunk by chunk of spiking neurons (located by a
-        binary search of the running spike count)."""
+        record: all synapses at once, or chunk by chunk of spiking neurons (located by
+        `SpikeCount`)."""
         outgoing = self.outgoing.get(name, {})
         buffers = self.propagation.propagate_all(value, outgoing, buffers, base)
         if not (self.record_spikes or (outgoing and isinstance(self.propagation, EventDriven))):
