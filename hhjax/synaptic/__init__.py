@@ -19,7 +19,8 @@ from .synapses import SYNAPSES, Alpha, Delta, DualExponential, Exponential
 
 __all__ = [
     "Connectivity", "dense", "fixed_in_degree", "fixed_probability", "from_arrays", "one_to_one", "simulate_steps",
-    "EventRun", "event_solve", "run_adaptive", "NetworkMemoryError", "Monitors", "SpikeTrains", "Network", "NetworkState", "PoissonSource", "Population",
+    "EventRun", "event_solve", "run_adaptive", "NetworkMemoryError", "Monitors", "SpikeTrains", "Network",
+    "NetworkState", "PoissonSource", "Population",
     "Projection", "AllSynapses", "EventDriven", "NetworkRun", "differentiable_run", "run_network", "BENCHMARKS",
     "BUILDERS", "coba", "cobahh", "cuba", "per_cm2", "cv_isi", "population_rate", "rate_hz", "SYNAPSES", "Alpha",
     "Delta", "DualExponential", "Exponential",

@@ -75,7 +75,8 @@ def from_arrays(pre, post, n_pre: int, n_post: int, *, weight=1.0, delay=0.0) ->
     _check_sizes(n_pre, n_post)
     pre, post = np.asarray(pre), np.asarray(post)
     if pre.shape != post.shape or pre.ndim != 1:
-        raise ValueError(f"pre and post must be 1-D index arrays of one length, got shapes {pre.shape} and {post.shape}")
+        raise ValueError(f"pre and post must be 1-D index arrays of one length, got shapes {pre.shape} and "
+                         f"{post.shape}")
     if pre.size and (pre.min() < 0 or pre.max() >= n_pre):
         raise ValueError(f"presynaptic indices must lie in [0, {n_pre}), got [{pre.min()}, {pre.max()}]")
     if post.size and (post.min() < 0 or post.max() >= n_post):

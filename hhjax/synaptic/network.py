@@ -121,17 +121,18 @@ class Network(eqx.Module):
     def vector_field(self, t, state: NetworkState, args=None) -> NetworkState:
         """d(state)/dt; discrete populations hold still here (they step in `fixed_step`)."""
         currents = self.input_currents(t, state)
-        return NetworkState(
-            neurons={k: _frozen(state.neurons[k]) if p.discrete else p.model.dynamics(t, state.neurons[k], currents[k])
-                     for k, p in self.neuron_populations.items()},
-            synapses={k: p.synapse.derivative(state.synapses[k]) for k, p in self.projections.items()})
+        neurons = {k: _frozen(state.neurons[k]) if p.discrete else p.model.dynamics(t, state.neurons[k], currents[k])
+                   for k, p in self.neuron_populations.items()}
+        return NetworkState(neurons=neurons,
+                            synapses={k: p.synapse.derivative(state.synapses[k]) for k, p in self.projections.items()})
 
     def decay_rates(self, t, state: NetworkState, args=None) -> NetworkState:
+        """The diagonal decay rates (1/ms) of every state, for exponential Euler."""
         currents = self.input_currents(t, state)
-        return NetworkState(
-            neurons={k: _frozen(state.neurons[k]) if p.discrete else p.model.decay_rates(t, state.neurons[k], currents[k])
-                     for k, p in self.neuron_populations.items()},
-            synapses={k: p.synapse.decay_rates(state.synapses[k]) for k, p in self.projections.items()})
+        neurons = {k: _frozen(y) if p.discrete else p.model.decay_rates(t, y, currents[k])
+                   for k, p in self.neuron_populations.items() for y in (state.neurons[k],)}
+        return NetworkState(neurons=neurons,
+                            synapses={k: p.synapse.decay_rates(state.synapses[k]) for k, p in self.projections.items()})
 
     def voltages(self, state: NetworkState) -> dict[str, Array]:
         return {k: p.model.voltage(state.neurons[k]) for k, p in self.neuron_populations.items()}
