@@ -106,6 +106,7 @@ def test_connectivity_rules():
     np.testing.assert_array_equal(sy.dense(3, 4, weight=w).dense_weights(), w)
 
 
+@pytest.mark.slow  # (~12 s)
 def test_cobahh_float32_and_float64_agree_statistically():
     """The network is chaotic, so single spikes diverge between precisions; its rate and
     CV(ISI) must not (float32 is enough for network statistics)."""
