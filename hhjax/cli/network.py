@@ -50,7 +50,6 @@ def _figure(run, path, title):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     from ..synaptic import population_rate
 
@@ -68,7 +67,6 @@ def _figure(run, path, title):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    del np
 
 
 def register(sub) -> None:

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
+from ..integrate.loops.adaptive import rms_norm_of_all
 from ..integrate.solvers import ModelTerm
 from .network import Network, NetworkState
 from .population import PoissonSource, Population
@@ -66,12 +67,6 @@ class EventRun:
     spike_count: dict
     final: NetworkState
     steps: int
-
-
-def _rms(tree):
-    leaves = [jnp.ravel(x) for x in jax.tree.leaves(tree)]
-    x = jnp.concatenate(leaves)
-    return jnp.sqrt(jnp.mean(x * x))
 
 
 def _refractory_ends(network: Network, y: NetworkState, t) -> Array:
@@ -153,7 +148,9 @@ def event_solve(network: Network, state: NetworkState, t0: float, t1: float, *, 
                 pre = pend.pre.at[q].set(jnp.where(ok, j, pend.pre[q]))
                 return Pending(times, valid, pre), over | (go & ~free[q])
 
-            p, over = jax.lax.fori_loop(0, conn.n_pre, add_one, (p, overflow))
+            p, over = jax.lax.cond(  # (most attempts end without a spike: skip the loop then)
+                jnp.any(fired[proj.pre]), lambda st: jax.lax.fori_loop(0, conn.n_pre, add_one, st),
+                lambda st: st, (p, overflow))
             new[key], overflow = p, overflow | over
         return new, overflow
 
@@ -166,7 +163,7 @@ def event_solve(network: Network, state: NetworkState, t0: float, t1: float, *, 
         y1, y_err, dense, _, _ = solver.step(term, c.t, t_end, c.y, None, state0, False)
         scale = jax.tree.map(lambda a, b: atol + rtol * jnp.maximum(jnp.abs(a), jnp.abs(b)), c.y, y1)
         # (components held at ±inf, such as "never spiked" times, do not count)
-        err = jax.lax.stop_gradient(_rms(jax.tree.map(lambda e, s, y: jnp.where(jnp.isinf(y), 0, e / s),
+        err = jax.lax.stop_gradient(rms_norm_of_all(jax.tree.map(lambda e, s, y: jnp.where(jnp.isinf(y), 0, e / s),
                                                       y_err, scale, c.y)))
         accept = err <= 1.0
         factor = jnp.clip(0.9 * jnp.where(err > 0, err, 1e-10) ** (-0.2), 0.2, 5.0)

@@ -111,10 +111,9 @@ def _rng(seed):
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
-def fixed_probability(n_pre: int, n_post: int, p: float, *, weight=1.0, delay=0.0, seed=0,
-                      allow_self: bool = True) -> Connectivity:
-    """Each pair connected independently with probability `p` (seeded). `allow_self=False`
-    drops i → i (for a projection from a population onto itself). Builds in O(n_pre·n_post)."""
+def probability_pairs(n_pre: int, n_post: int, p: float, *, seed=0,
+                      allow_self: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(pre, post) of the fixed-probability rule (see `fixed_probability`), host NumPy."""
     _check_sizes(n_pre, n_post)
     if not (0.0 <= float(p) <= 1.0):
         raise ValueError(f"connection probability must lie in [0, 1], got {p}")
@@ -122,7 +121,7 @@ def fixed_probability(n_pre: int, n_post: int, p: float, *, weight=1.0, delay=0.
     rng = _rng(seed)
     pres, posts = [], []
     rows = max(1, int(2**24 // n_post))
-    for lo in range(0, n_pre, rows):
+    for lo in range(0, n_pre, rows):  # (blocks of rows: bounded memory for the random draws)
         hi = min(n_pre, lo + rows)
         mask = rng.random((hi - lo, n_post)) < p
         if not allow_self:
@@ -132,19 +131,31 @@ def fixed_probability(n_pre: int, n_post: int, p: float, *, weight=1.0, delay=0.
         i, j = np.nonzero(mask)
         pres.append(i + lo)
         posts.append(j)
-    return from_arrays(np.concatenate(pres), np.concatenate(posts), n_pre, n_post, weight=weight, delay=delay)
+    return np.concatenate(pres), np.concatenate(posts)
+
+
+def in_degree_pairs(n_pre: int, n_post: int, k: int, *, seed=0) -> tuple[np.ndarray, np.ndarray]:
+    """(pre, post) of the fixed-in-degree rule (see `fixed_in_degree`), host NumPy."""
+    _check_sizes(n_pre, n_post)
+    if not isinstance(k, (int, np.integer)) or k < 0:
+        raise ValueError(f"in-degree must be a non-negative integer, got {k!r}")
+    check_fits(k * n_post * _BYTES_PER_SYNAPSE_BUILD, f"fixed-in-degree connectivity ({n_post} × {k})")
+    pre = _rng(seed).integers(0, n_pre, size=(n_post, k), dtype=np.int64).ravel()
+    return pre, np.repeat(np.arange(n_post), k)
+
+
+def fixed_probability(n_pre: int, n_post: int, p: float, *, weight=1.0, delay=0.0, seed=0,
+                      allow_self: bool = True) -> Connectivity:
+    """Each pair connected independently with probability `p` (seeded). `allow_self=False`
+    drops i → i (for a projection from a population onto itself). Builds in O(n_pre·n_post)."""
+    pre, post = probability_pairs(n_pre, n_post, p, seed=seed, allow_self=allow_self)
+    return from_arrays(pre, post, n_pre, n_post, weight=weight, delay=delay)
 
 
 def fixed_in_degree(n_pre: int, n_post: int, k: int, *, weight=1.0, delay=0.0, seed=0) -> Connectivity:
     """Every postsynaptic neuron receives exactly `k` synapses from presynaptic neurons drawn
     uniformly (seeded, with repeats allowed as in NEST's `fixed_indegree`)."""
-    _check_sizes(n_pre, n_post)
-    if not isinstance(k, (int, np.integer)) or k < 0:
-        raise ValueError(f"in-degree must be a non-negative integer, got {k!r}")
-    check_fits(k * n_post * _BYTES_PER_SYNAPSE_BUILD, f"fixed-in-degree connectivity ({n_post} × {k})")
-    rng = _rng(seed)
-    pre = rng.integers(0, n_pre, size=(n_post, k), dtype=np.int64).ravel()
-    post = np.repeat(np.arange(n_post), k)
+    pre, post = in_degree_pairs(n_pre, n_post, k, seed=seed)
     return from_arrays(pre, post, n_pre, n_post, weight=weight, delay=delay)
 
 

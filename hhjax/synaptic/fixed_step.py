@@ -29,7 +29,7 @@ from ..integrate.solvers import ModelTerm
 from .monitors import SpikeRecord
 from .network import Network, NetworkState
 from .population import PoissonSource
-from .propagation import EventDriven, Outgoing, SpikeCount
+from .propagation import Outgoing, SpikeCount
 
 
 class Carry(eqx.Module):
@@ -127,7 +127,7 @@ class StepPlan(eqx.Module):
         `SpikeCount`)."""
         outgoing = self.outgoing.get(name, {})
         buffers = self.propagation.propagate_all(value, outgoing, buffers, base)
-        if not (self.record_spikes or (outgoing and isinstance(self.propagation, EventDriven))):
+        if not (self.record_spikes or (outgoing and self.propagation.reads_chunks)):
             return buffers, record
         k = self.propagation.chunk_size(n_pre)
         count = SpikeCount.of(spiked)

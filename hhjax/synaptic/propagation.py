@@ -77,6 +77,7 @@ class EventDriven(eqx.Module):
     the presynaptic population size by `default_chunk`)."""
 
     chunk: int | None = eqx.field(static=True, default=None)
+    reads_chunks: bool = eqx.field(static=True, default=True, init=False)
 
     @staticmethod
     def default_chunk(n_pre: int) -> int:
@@ -101,6 +102,8 @@ class EventDriven(eqx.Module):
 
 class AllSynapses(eqx.Module):
     """Every synapse every step, weighted by the presynaptic spike value (differentiable)."""
+
+    reads_chunks: bool = eqx.field(static=True, default=False, init=False)
 
     def chunk_size(self, n_pre: int) -> int:
         return EventDriven.default_chunk(n_pre)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..models.conductance.library.traub_miles import traub_miles
 from ..models.lif import LIF
-from .connectivity import fixed_in_degree, fixed_probability, from_arrays
+from .connectivity import from_arrays, in_degree_pairs, probability_pairs
 from .network import Network, NetworkState
 from .population import Population
 from .projection import Projection
@@ -33,11 +33,11 @@ def per_cm2(nanosiemens: float) -> float:
 BENCHMARKS = ("cobahh", "coba", "cuba")
 
 
-def _connect(n_pre, n_post, n_total, p, connect, weight, seed):
+def _pairs(n_pre, n_post, n_total, p, connect, rng):
     if connect == "probability":
-        return fixed_probability(n_pre, n_post, p, weight=weight, seed=seed)
+        return probability_pairs(n_pre, n_post, p, seed=rng)
     if connect == "in-degree":
-        return fixed_in_degree(n_pre, n_post, int(round(p * 4000 * n_pre / n_total)), weight=weight, seed=seed)
+        return in_degree_pairs(n_pre, n_post, int(round(p * 4000 * n_pre / n_total)), seed=rng)
     raise ValueError(f"connect must be 'probability' or 'in-degree', got {connect!r}")
 
 
@@ -48,10 +48,8 @@ def _ei_projections(n, p, connect, seed, exc: Exponential, inh: Exponential, w_e
     rng = np.random.default_rng(seed)
     projections = {}
     for name, lo, hi, syn, w in (("exc", 0, n_e, exc, w_exc), ("inh", n_e, n, inh, w_inh)):
-        sub = _connect(hi - lo, n, n, p, connect, w, rng)
-        pre, post = sub.pairs()
-        conn = from_arrays(pre + lo, post, n, n, weight=w)
-        projections[name] = Projection("neurons", "neurons", conn, syn)
+        pre, post = _pairs(hi - lo, n, n, p, connect, rng)
+        projections[name] = Projection("neurons", "neurons", from_arrays(pre + lo, post, n, n, weight=w), syn)
     return n_e, projections
 
 

@@ -65,13 +65,23 @@ class AbstractSynapse(eqx.Module):
         return jnp.zeros((self.n_states, n), dtype)
 
 
-class Exponential(AbstractSynapse):
-    """ds/dt = −s/tau; a spike adds w."""
+class _OneTimeConstant(AbstractSynapse):
+    """A synapse whose every state decays with one time constant `tau` (ms)."""
 
     tau: float = 5.0
 
     def __init__(self, tau: float = 5.0, reversal: float | None = None):
         self.tau, self.reversal = _positive(tau, "tau"), None if reversal is None else float(reversal)
+
+    def decay_rates(self, s):
+        return jnp.full_like(s, 1 / self.tau)
+
+    def conductance(self, s):
+        return s[0]
+
+
+class Exponential(_OneTimeConstant):
+    """ds/dt = −s/tau; a spike adds w."""
 
     @property
     def n_states(self):
@@ -83,21 +93,10 @@ class Exponential(AbstractSynapse):
     def derivative(self, s):
         return -s / self.tau
 
-    def decay_rates(self, s):
-        return jnp.full_like(s, 1 / self.tau)
 
-    def conductance(self, s):
-        return s[0]
-
-
-class Alpha(AbstractSynapse):
+class Alpha(_OneTimeConstant):
     """g(t) = w·(t/tau)·e^{1 − t/tau} after a spike at 0: dg/dt = −g/tau + a, da/dt = −a/tau,
     a spike adds w·e/tau to a (peak w at t = tau)."""
-
-    tau: float = 5.0
-
-    def __init__(self, tau: float = 5.0, reversal: float | None = None):
-        self.tau, self.reversal = _positive(tau, "tau"), None if reversal is None else float(reversal)
 
     @property
     def n_states(self):
@@ -108,12 +107,6 @@ class Alpha(AbstractSynapse):
 
     def derivative(self, s):
         return jnp.stack([-s[0] / self.tau + s[1], -s[1] / self.tau])
-
-    def decay_rates(self, s):
-        return jnp.full_like(s, 1 / self.tau)
-
-    def conductance(self, s):
-        return s[0]
 
 
 class DualExponential(AbstractSynapse):

@@ -1,30 +1,18 @@
 """COBAHH in BrainPy (2.x): the Traub–Miles equations written in BrainPy's terms, exponential
 Euler, event-driven CSR projections with exponential conductances; one run per process."""
 
-import json
-import sys
 import time
 
 import numpy as np
 
-from peer_common import cv_isi, peak_rss_mib  # (this folder)
+from peer_common import Unavailable, cv_isi, peak_rss_mib, serve  # (this folder)
 
 
-
-
-
-
-def main():
-    req = json.loads(sys.stdin.read())
-    try:
-        import brainpy as bp
-        import brainpy.math as bm
-    except Exception as e:  # noqa: BLE001
-        print(json.dumps(dict(unavailable=f"brainpy not importable: {e}")))
-        return
+def run(req):
+    import brainpy as bp
+    import brainpy.math as bm
     if req["benchmark"] != "cobahh":
-        print(json.dumps(dict(unavailable="only COBAHH is set up for BrainPy here")))
-        return
+        raise Unavailable("only COBAHH is set up for BrainPy here")
     bm.set_dt(req["dt"])
     bm.random.seed(int(req["seed"]))
     # units: mV, ms, nF, µS, nA — the 20,000 µm² cell: C 0.2 nF, gL 0.01 µS, gNa 20 µS, gK 6 µS
@@ -115,12 +103,12 @@ def main():
     wall_s = time.perf_counter() - start
     spk = np.concatenate([np.asarray(runner.mon["e"]), np.asarray(runner.mon["i"])], axis=1)
     step, neuron = np.nonzero(spk)
-    print(json.dumps(dict(rate_hz=float(spk.sum()) / size / (req["t1"] * 1e-3), cv_isi=cv_isi(neuron, step),
-                          n_spikes=int(spk.sum()), wall_s=wall_s, build_s=build_s, peak_rss_MiB=peak_rss_mib(),
-                          version=bp.__version__,
-                          method="brainpy DSRunner, exp_auto, EventCSRLinear, "
-                                 + ("fixed in-degree" if in_degree else "fixed probability"))))
+    return dict(rate_hz=float(spk.sum()) / size / (req["t1"] * 1e-3), cv_isi=cv_isi(neuron, step),
+                n_spikes=int(spk.sum()), wall_s=wall_s, build_s=build_s, peak_rss_MiB=peak_rss_mib(),
+                version=bp.__version__,
+                method="brainpy DSRunner, exp_auto, EventCSRLinear, "
+                       + ("fixed in-degree" if in_degree else "fixed probability"))
 
 
 if __name__ == "__main__":
-    main()
+    serve(run)

@@ -2,27 +2,16 @@
 Options: device "runtime" (target "numpy" or "cython") or "cpp_standalone" (with `threads`
 OpenMP threads; 0 = none)."""
 
-import json
-import sys
 import tempfile
 import time
 
 import numpy as np
 
-from peer_common import cv_isi, peak_rss_mib  # (this folder)
+from peer_common import Unavailable, cv_isi, peak_rss_mib, serve  # (this folder)
 
 
-
-
-
-
-def main():
-    req = json.loads(sys.stdin.read())
-    try:
-        import brian2 as b2
-    except Exception as e:  # noqa: BLE001
-        print(json.dumps(dict(unavailable=f"brian2 not importable: {e}")))
-        return
+def run(req):
+    import brian2 as b2
     from brian2 import mV, ms, nS, uF, msiemens, cm, umetre, siemens  # noqa: F401
 
     device = req.get("device", "runtime")
@@ -86,8 +75,7 @@ def main():
         else:
             P.v = "Vr + rand() * (Vt - Vr)"
     else:
-        print(json.dumps(dict(unavailable=f"unknown benchmark {bench}")))
-        return
+        raise Unavailable(f"unknown benchmark {bench}")
     Pe, Pi = P[:n_e], P[n_e:]
     Ce = b2.Synapses(Pe, P, on_pre="ge += we")
     Ci = b2.Synapses(Pi, P, on_pre="gi += wi")
@@ -123,12 +111,12 @@ def main():
         i, t = np.asarray(mon.i[:]), np.asarray(mon.t[:] / ms)
     method = "brian2 " + (f"cpp_standalone, {req.get('threads', 0)} OpenMP thread(s)" if device == "cpp_standalone"
                           else f"runtime/{b2.prefs.codegen.target}")
-    print(json.dumps(dict(rate_hz=len(i) / size / (req["t1"] * 1e-3), cv_isi=cv_isi(i, t),
-                          n_spikes=int(len(i)),
-                          wall_s=wall_s, build_s=build_s, peak_rss_MiB=peak_rss_mib(), version=b2.__version__,
-                          method=method,
-                          rates_per_neuron=np.bincount(i, minlength=size).tolist() if req.get("per_neuron") else None)))
+    return dict(rate_hz=len(i) / size / (req["t1"] * 1e-3), cv_isi=cv_isi(i, t),
+                n_spikes=int(len(i)),
+                wall_s=wall_s, build_s=build_s, peak_rss_MiB=peak_rss_mib(), version=b2.__version__,
+                method=method,
+                rates_per_neuron=np.bincount(i, minlength=size).tolist() if req.get("per_neuron") else None)
 
 
 if __name__ == "__main__":
-    main()
+    serve(run)

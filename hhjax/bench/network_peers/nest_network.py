@@ -4,28 +4,16 @@ process. NEST integrates each neuron with GSL's adaptive RKF45 and emits a spike
 peak above V_T + 30 mV (not a −20 mV crossing); initial synaptic conductances cannot be set
 (they start at 0). Option: threads (default 1)."""
 
-import json
-import sys
 import time
 
-from peer_common import cv_isi, peak_rss_mib  # (this folder)
+from peer_common import Unavailable, cv_isi, peak_rss_mib, serve  # (this folder)
 
 
-
-
-
-
-def main():
-    req = json.loads(sys.stdin.read())
-    try:
-        import nest
-        import numpy as np
-    except Exception as e:  # noqa: BLE001
-        print(json.dumps(dict(unavailable=f"nest not importable: {e}")))
-        return
+def run(req):
+    import nest
+    import numpy as np
     if req["benchmark"] != "cobahh":
-        print(json.dumps(dict(unavailable="only COBAHH is set up for NEST here")))
-        return
+        raise Unavailable("only COBAHH is set up for NEST here")
     nest.set_verbosity("M_ERROR")
     nest.ResetKernel()
     nest.SetKernelStatus(dict(resolution=req["dt"], local_num_threads=int(req.get("threads", 1)),
@@ -58,11 +46,11 @@ def main():
     nest.Cleanup()
     ev = rec.get("events")
     senders, times = np.asarray(ev["senders"]), np.asarray(ev["times"])
-    print(json.dumps(dict(rate_hz=len(times) / size / (req["t1"] * 1e-3), cv_isi=cv_isi(senders, times),
-                          n_spikes=int(len(times)), wall_s=wall_s, build_s=build_s, peak_rss_MiB=peak_rss_mib(),
-                          version=nest.__version__,
-                          method=f"nest hh_cond_exp_traub (GSL RKF45), {req.get('threads', 1)} thread(s)")))
+    return dict(rate_hz=len(times) / size / (req["t1"] * 1e-3), cv_isi=cv_isi(senders, times),
+                n_spikes=int(len(times)), wall_s=wall_s, build_s=build_s, peak_rss_MiB=peak_rss_mib(),
+                version=nest.__version__,
+                method=f"nest hh_cond_exp_traub (GSL RKF45), {req.get('threads', 1)} thread(s)")
 
 
 if __name__ == "__main__":
-    main()
+    serve(run)

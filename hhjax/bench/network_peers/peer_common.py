@@ -1,9 +1,29 @@
 """What the peer scripts share (imported from this folder, which Python puts on the path of a
 script it runs; no hhjax import, so it works in a peer's own environment)."""
 
+import json
 import resource
+import sys
 
 import numpy as np
+
+
+class Unavailable(Exception):
+    """This peer cannot run the request (not installed, or the benchmark is not set up)."""
+
+
+def serve(run) -> None:
+    """Read the JSON request on stdin, call `run(request)` and print its result dict as one
+    JSON line — or {"unavailable": reason} when the peer does not import or raises
+    `Unavailable`."""
+    request = json.loads(sys.stdin.read())
+    try:
+        result = run(request)
+    except ImportError as e:
+        result = dict(unavailable=f"not importable: {e}")
+    except Unavailable as e:
+        result = dict(unavailable=str(e))
+    print(json.dumps(result))
 
 
 def cv_isi(index, times, min_spikes: int = 3) -> float:
