@@ -34,6 +34,19 @@ class FlopCount:
         return self.mul + self.add
 
 
+# per layer kind: neuron ops, input projections per unit, neurons read out per unit, width factor
+_LAYER_KINDS = {"lif": ("lif", 1, 1, 1), "hh": ("hh", 1, 1, 1), "slif2hh": ("slif2hh", 3, 4, 1),
+                "4lif": ("lif", 1, 1, 4)}
+
+
+def _layer_kind(neuron: str) -> tuple:
+    """(MUL, ADD per unit-step, projections per unit, neurons read out per unit, width factor)."""
+    if neuron not in _LAYER_KINDS:
+        raise ValueError(f"unknown neuron {neuron!r}; choose from {sorted(_LAYER_KINDS)}")
+    ops, projections, readout, width = _LAYER_KINDS[neuron]
+    return (*PAPER_NEURON_OPS[ops], projections, readout, width)
+
+
 def paper_fc_flops(neuron: str, hidden: int = 512, n_in: int = 1296, steps: int = 15,
                    n_out: int = 50) -> FlopCount:
     """FLOPs of the paper's fully connected two-task network under its counting rule.
@@ -43,17 +56,32 @@ def paper_fc_flops(neuron: str, hidden: int = 512, n_in: int = 1296, steps: int 
     `steps` time steps, an output Linear to `n_out` once.
     With the defaults: LIF 10.00192 M MUL, HH 10.15552 M MUL.
     """
-    kinds = {"lif": ("lif", 1, 1, 1), "hh": ("hh", 1, 1, 1), "slif2hh": ("slif2hh", 3, 4, 1),
-             "4lif": ("lif", 1, 1, 4)}
-    if neuron not in kinds:
-        raise ValueError(f"unknown neuron {neuron!r}; choose from {sorted(kinds)}")
-    ops, projections, readout_per_unit, width = kinds[neuron]
+    n_mul, n_add, projections, readout_per_unit, width = _layer_kind(neuron)
     units = hidden * width
-    n_mul, n_add = PAPER_NEURON_OPS[ops]
     readout = units * readout_per_unit
     mul = projections * steps * n_in * units + readout * n_out + steps * n_mul * units
     add = projections * steps * (n_in - 1) * units + (readout - 1) * n_out + steps * n_add * units
     return FlopCount(mul=mul, add=add)
+
+
+def paper_conv_flops(neuron: str, image: int = 36, channels: int = 10, steps: int = 15, n_out: int = 50,
+                     kernel: int = 3) -> FlopCount:
+    """FLOPs of the paper's two-layer convolutional network under its counting rule: per
+    time step, each convolution output costs c_in·k² MUL and c_in·k² − 1 ADD, each neuron
+    (s-LIF2HH: each unit) its `PAPER_NEURON_OPS`; the readout Linear once; pooling free.
+    Layer 1 sees the `image`×`image` input, layer 2 the pooled (image/2)² maps; readout
+    of the (image/4)² maps. `neuron`: "lif", "hh", "slif2hh" (three convolutions per
+    layer, readout of all four neurons' maps) or "4lif" (4× `channels`).
+    With the defaults: LIF 6.89310 M MUL / 6.65005 M ADD (spec §4.5)."""
+    n_mul, n_add, convs, maps, width = _layer_kind(neuron)
+    c = channels * width
+    mul = add = 0
+    for c_in, side in ((1, image), (c, image // 2)):
+        outputs = c * side * side
+        mul += steps * (convs * outputs * c_in * kernel**2 + n_mul * outputs)
+        add += steps * (convs * outputs * (c_in * kernel**2 - 1) + n_add * outputs)
+    features = maps * c * (image // 4) ** 2
+    return FlopCount(mul=mul + features * n_out, add=add + (features - 1) * n_out)
 
 
 def compiled_step_ops(model, y0, current, dt: float = 0.01, prepare: bool = True) -> dict:

@@ -8,11 +8,13 @@ from .common import ints, versions
 
 
 def network_data(a):
-    from ..networks import load_multitask_pickle, two_digit_dataset
+    from ..networks import load_multitask_pickle, two_digit_dataset, upsampled_digits
 
     if a.data:
         return load_multitask_pickle(a.data)
-    return two_digit_dataset(a.n_train, a.n_test)
+    if a.dataset == "digits-28":
+        return upsampled_digits(28)
+    return two_digit_dataset(a.n_train, a.n_test, canvas=a.canvas)
 
 
 def cmd_train(a) -> int:
@@ -21,12 +23,20 @@ def cmd_train(a) -> int:
     from ..networks.experiments import NOISE_LEVELS, paper_flops, parse_model_spec, step_cost
     from ..networks.train import TrainConfig, train
 
-    name, readout = parse_model_spec(a.model if ":" in a.model or not a.readout else f"{a.model}:{a.readout}")
+    if a.arch == "conv":
+        from ..networks import CONV_MODELS
+
+        name, readout = a.model, "count"
+        if name not in CONV_MODELS:
+            raise SystemExit(f"unknown conv model {name!r}; choose from {', '.join(CONV_MODELS)}")
+    else:
+        name, readout = parse_model_spec(a.model if ":" in a.model or not a.readout else f"{a.model}:{a.readout}")
     seeds = ints(a.seeds, "seeds")
     data = network_data(a)
     runs = []
     for seed in seeds:
-        cfg = TrainConfig(model=name, hidden=a.hidden, steps=a.steps, epochs=a.epochs, batch=a.batch, lr=a.lr,
+        cfg = TrainConfig(model=name, architecture=a.arch, hidden=a.hidden, trunk=a.trunk, steps=a.steps,
+                          epochs=a.epochs, batch=a.batch, lr=a.lr,
                           seed=seed, readout=readout, surrogate=a.surrogate, width=a.width, noise=a.noise,
                           bottleneck=a.bottleneck, beta=a.beta)
         r = train(cfg, data, progress=not a.no_progress, eval_noise=NOISE_LEVELS, log=print)
@@ -38,7 +48,9 @@ def cmd_train(a) -> int:
     print(f"{a.model}: accuracy " + ", ".join(f"task {k + 1} {m:.4f} ± {d:.4f}" for k, (m, d) in enumerate(zip(mean, sd)))
           + f" over {len(runs)} seed(s)")
     out = dict(model=a.model, readout=readout, data=data.name, accuracy=dict(mean=mean.tolist(), sd=sd.tolist()),
-               runs=runs, params=runs[0]["params"], flops=paper_flops(name, data.n_inputs, a.hidden, a.steps),
+               architecture=a.arch, runs=runs, params=runs[0]["params"],
+               flops=paper_flops(name, data.n_inputs, a.hidden, a.steps, architecture=a.arch,
+                                 image_shape=data.image_shape, trunk=a.trunk),
                cost=step_cost(cfg, data), versions=versions())
     with open(a.out, "w") as fh:
         json.dump(out, fh, indent=1, default=str)
@@ -74,17 +86,25 @@ def register(sub) -> None:
                                                  "(optionally NAME:READOUT, e.g. hh:voltage)")
     t.add_argument("--readout", default=None, help="count (spike counts, default), membrane or voltage")
     t.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (mean ± s.d. over them)")
+    t.add_argument("--arch", choices=("fc", "conv"), default="fc",
+                   help="fc: one hidden layer; conv: the paper's two spiking conv layers (10 channels, 4lif 40)")
     t.add_argument("--hidden", type=int, default=64, help="hidden units (4lif: 4× this many neurons)")
+    t.add_argument("--trunk", type=int, default=50, help="width of the Linear after the readout (0: none, "
+                                                         "e.g. the 784–128–10 network)")
     t.add_argument("--steps", type=int, default=15, help="time steps T")
     t.add_argument("--epochs", type=int, default=5)
     t.add_argument("--batch", type=int, default=128)
-    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--lr", type=float, default=4e-3, help="Adam learning rate (the same for every model)")
     t.add_argument("--surrogate", default=None, help="rectangular, triangle, sigmoid, fast-sigmoid or atan")
     t.add_argument("--width", type=float, default=None, help="surrogate width (layer units)")
     t.add_argument("--noise", type=float, default=0.0, help="fixed noise pattern amplitude A (train and test)")
     t.add_argument("--bottleneck", type=int, default=0, help="VIB readout with this many latent dimensions")
     t.add_argument("--beta", type=float, default=1e-3, help="VIB weight of KL in the loss")
     t.add_argument("--data", default=None, help="the authors' multi-task pickle (default: bundled digits)")
+    t.add_argument("--dataset", choices=("two-digit", "digits-28"), default="two-digit",
+                   help="bundled data: two overlaid digits, two tasks (default), or one 10-class task on "
+                        "digits upsampled to 28×28 (784 inputs)")
+    t.add_argument("--canvas", type=int, default=24, help="two-digit image side (36: the paper's 36×36)")
     t.add_argument("--n-train", type=int, default=4000)
     t.add_argument("--n-test", type=int, default=1000)
     t.add_argument("--no-progress", action="store_true")

@@ -82,6 +82,34 @@ def two_digit_dataset(n_train: int = 6000, n_test: int = 1000, canvas: int = 24,
     return MultiTaskData(x_tr, y_tr, x_te, y_te, (canvas, canvas), f"two-digit sklearn ({canvas}x{canvas})")
 
 
+def upsampled_digits(size: int = 28, test_fraction: float = 0.3, seed: int = 0) -> MultiTaskData:
+    """scikit-learn's bundled digits (1,797 8×8 images) upsampled bilinearly to
+    `size`×`size` and scaled to [0, 1]: one 10-class task, the 784-input setting of the
+    paper's fully connected 784–128–10 network (Suppl. Fig. 2.2) without a download.
+    A stratified, seeded split puts `test_fraction` of every class in the test set."""
+    import jax
+    from sklearn.datasets import load_digits
+
+    if size < 8:
+        raise ValueError(f"size must be at least 8 (the digits are 8×8), got {size}")
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    digits = load_digits()
+    images = np.asarray(jax.image.resize(digits.images / 16.0, (len(digits.images), size, size), "bilinear"))
+    images = np.clip(images, 0.0, 1.0).reshape(len(images), -1).astype(np.float32)
+    labels = digits.target.astype(np.int32)
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for c in range(10):
+        idx = rng.permutation(np.nonzero(labels == c)[0])
+        cut = int(round(test_fraction * len(idx)))
+        test.extend(idx[:cut])
+        train.extend(idx[cut:])
+    train, test = rng.permutation(train), rng.permutation(test)
+    return MultiTaskData(images[train], labels[train, None], images[test], labels[test, None], (size, size),
+                         f"sklearn digits upsampled to {size}x{size}")
+
+
 def load_multitask_pickle(path, scale: float | None = None) -> MultiTaskData:
     """Read the authors' Multi-(Fashion+MNIST) pickle: (trainX, trainLabel, testX,
     testLabel). Images are divided by `scale` (default: their maximum, giving [0, 1])."""

@@ -25,7 +25,7 @@ import numpy as np
 from .. import costs
 from .data import MultiTaskData, two_digit_dataset
 from .layers import trainable_filter
-from .train import TrainConfig, build, make_optimizer, make_step, train
+from .train import TrainConfig, build, make_optimizer, make_step, model_dtype, train
 
 # A levels of the authors' test, 25/50/75 on 0–255 images, scaled to data in [0, 1]
 NOISE_LEVELS = (25 / 255, 50 / 255, 75 / 255)
@@ -61,19 +61,29 @@ class ComparisonSettings:
     @classmethod
     def quick(cls):
         """Small enough for CI and the notebook (a minute or two)."""
-        return cls(models=("lif", "4lif", "hh:voltage", "slif2hh"), seeds=(0, 1), hidden=16, epochs=2, n_train=512,
+        return cls(models=("lif", "4lif", "hh", "slif2hh"), seeds=(0, 1), hidden=16, epochs=2, n_train=512,
                    n_test=200, noise_levels=(NOISE_LEVELS[1],), robustness_seeds=(0,), bottleneck=8, info_epochs=1)
 
 
-def paper_flops(model: str, n_in: int, hidden: int, steps: int, trunk: int = 50) -> dict:
-    """FLOPs of one forward pass under the paper's counting rule (spec §4.5)."""
+def paper_flops(model: str, n_in: int, hidden: int, steps: int, trunk: int = 50, architecture: str = "fc",
+                image_shape=None) -> dict:
+    """FLOPs of one forward pass under the paper's counting rule (spec §4.5); conv
+    networks: square `image_shape` images, 10 channels (4lif 40). `trunk=0`: the first
+    head (10 outputs) is the output Linear."""
     kind = {"lif": "lif", "hh": "hh", "hh-paper": "hh", "slif2hh": "slif2hh", "slif2hh-joint": "slif2hh",
             "4lif": "4lif"}.get(model)
+    n_out = trunk or 10
+    if architecture == "conv":
+        if kind is None:
+            return {}  # the CNN: not in the paper's table
+        side = int(image_shape[0]) if image_shape else int(round(n_in ** 0.5))
+        c = costs.paper_conv_flops(kind, image=side, steps=steps, n_out=n_out)
+        return dict(mul=c.mul, add=c.add)
     if kind is None:  # the ANN: one step, dense layers only
-        mul = n_in * hidden + hidden * trunk
-        add = (n_in - 1) * hidden + (hidden - 1) * trunk
+        mul = n_in * hidden + hidden * n_out
+        add = (n_in - 1) * hidden + (hidden - 1) * n_out
         return dict(mul=mul, add=add)
-    c = costs.paper_fc_flops(kind, hidden=hidden, n_in=n_in, steps=steps, n_out=trunk)
+    c = costs.paper_fc_flops(kind, hidden=hidden, n_in=n_in, steps=steps, n_out=n_out)
     return dict(mul=c.mul, add=c.add)
 
 
@@ -84,7 +94,7 @@ def step_cost(config: TrainConfig, data: MultiTaskData, repeats: int = 5) -> dic
     opt = make_optimizer(config)
     state = opt.init(params)
     step = make_step(opt, config.beta)
-    x = jnp.asarray(data.x_train[: config.batch], model.trunk.weight.dtype)
+    x = jnp.asarray(data.x_train[: config.batch], model_dtype(model))
     y = jnp.asarray(data.y_train[: config.batch])
     key = jax.random.PRNGKey(0)
     mem = step.lower(params, static, state, x, y, key).compile().compiled.memory_analysis()

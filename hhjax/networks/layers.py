@@ -28,7 +28,8 @@ from ..integrate.terms import model_term
 from ..integrate.solvers import RK4, ExponentialEuler
 from ..models import SLIF2HH, DiscreteLIF, HHState, HodgkinHuxley
 from ..models.rates import ConstantRate
-from .surrogates import spike_function
+from .fused_hh import StepRule, excitation_threshold, fused_run, unfused_run
+from .surrogates import CrossingSurrogate, spike_function
 
 
 def _floats_as_arrays(module):
@@ -42,32 +43,54 @@ def _fixed(neuron):
     return jax.lax.stop_gradient(neuron)
 
 
-def _linear(n_in, n_out, key, scale=1.0):
+def _linear(n_in, n_out, key, scale=1.0, kernel=None):
+    """Linear(n_in, n_out), or with `kernel` a 2-D convolution of `n_in` → `n_out`
+    channels, kernel × kernel, 'same' padding (odd kernels)."""
+    if kernel is not None:
+        if kernel < 1 or kernel % 2 == 0:
+            raise ValueError(f"kernel must be an odd size >= 1, got {kernel}")
+        return eqx.nn.Conv2d(n_in, n_out, kernel, padding=kernel // 2, key=key)
     lin = eqx.nn.Linear(n_in, n_out, key=key)
     if scale != 1.0:
         lin = eqx.tree_at(lambda m: (m.weight, m.bias), lin, (lin.weight * scale, lin.bias * scale))
     return lin
 
 
+def _input_ndim(projection) -> int:
+    """Dimensions of one input of `projection`: 1 (Linear) or channels + spatial (Conv)."""
+    return 1 if isinstance(projection, eqx.nn.Linear) else projection.num_spatial_dims + 1
+
+
 class SpikingLayer(eqx.Module):
-    """Base: `__call__(x) -> (spikes, membrane)`, each (steps, out_features). `x` is a
-    static input (n_in,), fed unchanged at every step, or a time series (steps, n_in) —
-    e.g. the spikes of the layer below, so that layers stack."""
+    """Base: `__call__(x) -> (spikes, membrane)`, each (steps, *neurons): neurons
+    (features,) behind a Linear projection, (channels, H, W) behind a convolution
+    (`kernel=`). `x` is a static input — (n_in,) or (channels, H, W) — fed unchanged at
+    every step, or a time series with a leading steps axis, e.g. the spikes of the layer
+    below, so that layers stack."""
 
     steps: int = eqx.field(static=True)
 
     def _per_step(self, projection, x):
-        """`projection` applied to the input of every step: (steps, n_out)."""
-        if x.ndim == 1:
-            return jnp.broadcast_to(projection(x), (self.steps, projection.out_features))
-        if x.ndim != 2 or x.shape[0] != self.steps:
-            raise ValueError(f"input must be (n_in,) or ({self.steps}, n_in), got shape {x.shape}")
+        """`projection` applied to the input of every step: (steps, *neurons)."""
+        nd = _input_ndim(projection)
+        if x.ndim == nd:
+            out = projection(x)
+            return jnp.broadcast_to(out, (self.steps,) + out.shape)
+        if x.ndim != nd + 1 or x.shape[0] != self.steps:
+            raise ValueError(f"input must have {nd} dimension(s) (static) or {nd + 1} with {self.steps} steps "
+                             f"first, got shape {x.shape}")
         return jax.vmap(projection)(x)
+
+    def count_features(self, spikes):
+        """The spike-count readout of `spikes` (steps, features): spikes per step. A
+        discrete neuron can fire at every step, so this spans [0, 1]."""
+        return jnp.mean(spikes, axis=0)
 
     @property
     def out_features(self) -> int:
-        """Features per time step (layers with one input projection: its width)."""
-        return self.linear.out_features
+        """Features (or channels) per time step (layers with one input projection: its width)."""
+        lin = self.linear
+        return lin.out_features if isinstance(lin, eqx.nn.Linear) else lin.out_channels
 
 
 class LIFLayer(SpikingLayer):
@@ -80,9 +103,9 @@ class LIFLayer(SpikingLayer):
     width: float = eqx.field(static=True)
 
     def __init__(self, n_in: int, n_out: int, *, key, steps: int = 15, decay: float = 0.2, threshold: float = 0.3,
-                 surrogate: str = "rectangular", width: float = 0.5):
+                 surrogate: str = "rectangular", width: float = 0.5, kernel: int | None = None):
         spike_function(surrogate, width)  # validate
-        self.linear = _linear(n_in, n_out, key)
+        self.linear = _linear(n_in, n_out, key, kernel=kernel)
         self.neuron = _floats_as_arrays(DiscreteLIF(decay=decay, threshold=threshold))
         self.steps, self.surrogate, self.width = steps, surrogate, width
 
@@ -104,71 +127,96 @@ class LIFLayer(SpikingLayer):
 class HHLayer(SpikingLayer):
     """Hodgkin–Huxley neurons with the real voltage-dependent rates (default model: the
     squid axon, rest −65 mV; `neuron` may be any conductance model, e.g.
-    `hj.library_model("wang-buzsaki")`). The input current I = W x + b (µA/cm²) is held over each of
-    `steps` network steps of `step_ms` ms, integrated by `substeps` steps of the core
-    engine's solver (`solver`: "expeuler" — stable at 0.1 ms — or "rk4"/"euler"). A spike
-    in a network step is an upward crossing of `threshold` (mV) at any sub-step:
-    s = 1 − Π_j (1 − H(V_j − θ)·H(θ − V_{j−1})), each H with the surrogate gradient.
-    The membrane output is (V − V_rest)/100 (dimensionless). Defaults: 5 exponential-Euler
-    sub-steps of 0.2 ms per 1 ms step, fast-sigmoid surrogate of width 10 mV (wide enough to
-    reach neurons far below threshold), input scale 40 µA/cm² per unit of W x + b."""
+    `hj.library_model("wang-buzsaki")`), trained from their spikes.
 
-    linear: eqx.nn.Linear
+    Input: the projection z = W x + b is encoded as a current held over each of `steps`
+    network steps of `step_ms` ms — `encoding="sigmoid"` (default) I = `input_scale`·σ(z),
+    within (0, input_scale) µA/cm², or "linear" I = input_scale·z. The HH f–I curve is not
+    monotonic: above ≈ 40 µA/cm² the squid axon goes into depolarisation block and fires
+    *fewer* spikes, where a surrogate gradient still says "more current, more spikes"; the
+    bounded encoding keeps every neuron on the rising branch.
+
+    Dynamics: `substeps` steps of the core engine's `solver` per network step ("expeuler",
+    stable at 0.5 ms; "rk4"; "euler"). Defaults 2 ms × 15 steps = a 30 ms window (an HH
+    neuron fires 0–3 spikes in it), 4 exponential-Euler sub-steps of 0.5 ms.
+
+    Spikes: an upward crossing of `threshold` (mV; default the model's) at any sub-step.
+    Surrogate gradient `surrogate` of `width` mV centred at `centre` — by default the
+    neuron's excitation threshold (`fused_hh.excitation_threshold`, −57 mV for the squid
+    axon), not the detection level the upstroke crosses (see `no_crossing_yet`).
+    `gradient="membrane"` (default) differentiates through V only, gates held fixed
+    (`fused_hh.StepRule`). The readout is the spike count per window.
+
+    `fused=True` (default) runs `fused_hh.fused_run` (hand-written backward pass, see
+    `adjoints`); `fused=False` the same steps under plain autodiff (the reference). The
+    membrane output is (V − V_rest)/100.
+    """
+
+    linear: eqx.nn.Linear | eqx.nn.Conv2d
     neuron: eqx.Module  # HodgkinHuxley or any ConductanceNeuron
     input_scale: float = eqx.field(static=True)
+    encoding: str = eqx.field(static=True)
     step_ms: float = eqx.field(static=True)
     substeps: int = eqx.field(static=True)
     solver: str = eqx.field(static=True)
     threshold: float = eqx.field(static=True)
     surrogate: str = eqx.field(static=True)
     width: float = eqx.field(static=True)
+    centre: float = eqx.field(static=True)
+    gradient: str = eqx.field(static=True)
+    fused: bool = eqx.field(static=True)
 
-    def __init__(self, n_in: int, n_out: int, *, key, steps: int = 15, step_ms: float = 1.0, substeps: int = 5,
+    def __init__(self, n_in: int, n_out: int, *, key, steps: int = 15, step_ms: float = 2.0, substeps: int = 4,
                  solver: str = "expeuler", neuron=None, threshold: float | None = None,
-                 surrogate: str = "fast-sigmoid", width: float = 10.0, input_scale: float = 40.0):
+                 surrogate: str = "fast-sigmoid", width: float = 10.0, centre: float | None = None,
+                 input_scale: float = 40.0, encoding: str = "sigmoid", gradient: str = "membrane",
+                 fused: bool = True, kernel: int | None = None):
         spike_function(surrogate, width)
         if solver not in ("expeuler", "rk4", "euler"):
             raise ValueError(f"unknown HH layer solver {solver!r}; choose expeuler, rk4 or euler")
+        if encoding not in ("sigmoid", "linear"):
+            raise ValueError(f"unknown HH layer encoding {encoding!r}; choose sigmoid or linear")
+        if gradient not in ("membrane", "full"):
+            raise ValueError(f"unknown HH layer gradient {gradient!r}; choose membrane or full")
         if substeps < 1 or not step_ms > 0:
             raise ValueError(f"need substeps >= 1 and step_ms > 0, got {substeps}, {step_ms}")
         neuron = HodgkinHuxley() if neuron is None else neuron
-        # I = input_scale·(W x + b) with W, b at their usual scale (so that optimiser steps
-        # are the same relative size as in the other layers): ~10 µA/cm² for inputs in [0, 1]
-        self.linear = _linear(n_in, n_out, key)
-        self.input_scale = float(input_scale)
+        self.linear = _linear(n_in, n_out, key, kernel=kernel)
+        self.input_scale, self.encoding = float(input_scale), encoding
         self.neuron = _floats_as_arrays(tuned_model(neuron, tuning_for()))
         self.steps, self.step_ms, self.substeps, self.solver = steps, step_ms, substeps, solver
         self.threshold = float(neuron.default_threshold()) if threshold is None else float(threshold)
-        self.surrogate, self.width = surrogate, width
+        self.surrogate, self.width, self.gradient, self.fused = surrogate, width, gradient, bool(fused)
+        if centre is None:
+            centre = excitation_threshold(self.neuron, self._solver(), step_ms / substeps, self.threshold)
+        self.centre = float(centre)
 
     def _solver(self):
         return {"expeuler": ExponentialEuler, "rk4": RK4, "euler": dfx.Euler}[self.solver]()
 
+    def count_features(self, spikes):
+        """The spike-count readout: spikes per window. An HH neuron fires a few spikes at
+        most in a window of tens of ms (refractoriness), so its count is already of order 1;
+        spikes per step (the discrete layers' readout) would shrink it by the number of
+        steps, and with it the trunk's input and learning speed."""
+        return jnp.sum(spikes, axis=0)
+
+    def step_rule(self) -> StepRule:
+        """How one network step advances the neurons (solver, sub-steps, spike read-out)."""
+        readout = CrossingSurrogate(self.threshold, self.centre, self.surrogate, self.width, self.substeps)
+        return StepRule(self._solver(), self.step_ms / self.substeps, readout, self.gradient)
+
     def __call__(self, x):
-        currents = self.input_scale * self._per_step(self.linear, x)
-        spike = spike_function(self.surrogate, self.width)
+        drive = self._per_step(self.linear, x)
+        if self.encoding == "sigmoid":
+            drive = jax.nn.sigmoid(drive)
+        currents = self.input_scale * drive
         model = _fixed(self.neuron)
-        solver = self._solver()
-        term = model_term(model, solver)
-        h = self.step_ms / self.substeps
-        dtype = currents.dtype
-        y0 = jax.tree.map(lambda a: jnp.broadcast_to(jnp.asarray(a, dtype), currents.shape[1:]),
+        y0 = jax.tree.map(lambda a: jnp.broadcast_to(jnp.asarray(a, currents.dtype), currents.shape[1:]),
                           model.initial_state())
-        theta = self.threshold
-
-        def step(carry, current):
-            def substep(carry, _):
-                y, quiet, t = carry
-                y1, *_ = solver.step(term, t, t + h, y, current, None, False)
-                crossed = spike(y1.V - theta) * spike(theta - y.V)
-                return (y1, quiet * (1 - crossed), t + h), None
-
-            y, t = carry
-            (y, quiet, t), _ = jax.lax.scan(substep, (y, jnp.ones_like(current), t), None, length=self.substeps)
-            return (y, t), (1 - quiet, (y.V - model.V_rest) / 100.0)
-
-        _, (s, v) = jax.lax.scan(step, (y0, jnp.zeros((), dtype)), currents)
-        return s, v
+        if self.fused:
+            return fused_run((model, y0, currents), self.step_rule())
+        return unfused_run(self.step_rule(), model, y0, currents)
 
 
 class PaperHHLayer(SpikingLayer):
@@ -229,10 +277,11 @@ class SLIF2HHLayer(SpikingLayer):
     width: float = eqx.field(static=True)
 
     def __init__(self, n_in: int, n_out: int, *, key, steps: int = 15, rule: str = "per_neuron", decay: float = 0.5,
-                 threshold: float = 2.0, surrogate: str = "rectangular", width: float = 0.4):
+                 threshold: float = 2.0, surrogate: str = "rectangular", width: float = 0.4,
+                 kernel: int | None = None):
         spike_function(surrogate, width)
         keys = jax.random.split(key, 4)
-        self.projections = tuple(_linear(n_in, n_out, k) for k in keys[:3])
+        self.projections = tuple(_linear(n_in, n_out, k, kernel=kernel) for k in keys[:3])
         w = jnp.abs(jax.random.uniform(keys[3], (4,), minval=-1 / np.sqrt(3), maxval=1 / np.sqrt(3)))
         base = _floats_as_arrays(SLIF2HH(decay=decay, threshold=threshold, rule=rule, rest=0.0, gain=1.0))
         # the 3→1 weights and bias are trained (JAX arrays), the rest frozen (NumPy)
@@ -241,7 +290,8 @@ class SLIF2HHLayer(SpikingLayer):
 
     @property
     def out_features(self):
-        return 4 * self.projections[0].out_features
+        p = self.projections[0]
+        return 4 * (p.out_features if isinstance(p, eqx.nn.Linear) else p.out_channels)
 
     def __call__(self, x):
         inputs = tuple(self._per_step(p, x) for p in self.projections)

@@ -46,7 +46,8 @@ def make_layer(name: str, n_in: int, hidden: int, *, key, steps: int = 15, surro
 
 
 class MultiTaskNet(eqx.Module):
-    """hidden layer(s) → readout → Linear(features, `trunk`) → heads (one per task).
+    """hidden layer(s) → readout → Linear(features, `trunk`) → heads (one per task);
+    `trunk=0`: the heads read the readout directly (the 784–128–10 network).
 
     `hidden` is a width or a tuple of widths: stacked layers, each driven by the spikes of
     the one below at every time step (ANN: Linear + ReLU layers).
@@ -59,7 +60,7 @@ class MultiTaskNet(eqx.Module):
     """
 
     layers: tuple
-    trunk: eqx.nn.Linear
+    trunk: eqx.nn.Linear | eqx.nn.Identity
     heads: tuple
     readout: str = eqx.field(static=True)
     readout_decay: float = eqx.field(static=True)
@@ -83,9 +84,12 @@ class MultiTaskNet(eqx.Module):
             fan_in = layers[-1].out_features
         self.layers = tuple(layers)
         features = fan_in
+        if trunk < 0 or (trunk == 0 and bottleneck):
+            raise ValueError(f"trunk must be >= 1 (or 0, heads on the readout, without a bottleneck), got {trunk}")
         width = 2 * bottleneck if bottleneck else trunk
-        self.trunk = eqx.nn.Linear(features, width, key=k2)
-        head_in = bottleneck if bottleneck else trunk
+        # trunk = 0: the heads read the hidden layer directly (e.g. 784–128–10)
+        self.trunk = eqx.nn.Linear(features, width, key=k2) if trunk else eqx.nn.Identity()
+        head_in = bottleneck if bottleneck else (trunk or features)
         self.heads = tuple(eqx.nn.Linear(head_in, c, key=k) for c, k in zip(n_classes, kh))
         self.readout, self.readout_decay, self.bottleneck = readout, readout_decay, bottleneck
 
@@ -106,14 +110,15 @@ class MultiTaskNet(eqx.Module):
             spikes, membrane = layer(h)
             h = spikes
         if self.readout == "count":
-            return self.trunk(jnp.mean(spikes, axis=0)), spikes
+            return self.trunk(self.hidden.count_features(spikes)), spikes
         if self.readout == "voltage":
             return self.trunk(jnp.mean(membrane, axis=0)), spikes
 
         def integrate(z, s):
             return self.readout_decay * z + self.trunk(s), None
 
-        z, _ = jax.lax.scan(integrate, jnp.zeros(self.trunk.out_features, spikes.dtype), spikes)
+        width = self.trunk.out_features if isinstance(self.trunk, eqx.nn.Linear) else spikes.shape[-1]
+        z, _ = jax.lax.scan(integrate, jnp.zeros(width, spikes.dtype), spikes)
         return z, spikes
 
     def __call__(self, x, key=None):

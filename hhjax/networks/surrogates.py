@@ -13,6 +13,7 @@ x: mV for HH, membrane units for discrete LIF).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 
 import jax
@@ -21,7 +22,8 @@ import jax.numpy as jnp
 SURROGATES = ("rectangular", "triangle", "sigmoid", "fast-sigmoid", "atan")
 
 
-def _derivative(kind: str, x, width):
+def surrogate_derivative(kind: str, x, width):
+    """dS/dx of surrogate `kind` of `width` (the table above)."""
     a = jnp.abs(x) / width
     if kind == "rectangular":
         return (a < 1).astype(x.dtype)
@@ -46,7 +48,7 @@ def spike(x, kind: str = "rectangular", width: float = 0.5):
 @spike.defjvp
 def _spike_jvp(kind, width, primals, tangents):
     (x,), (dx,) = primals, tangents
-    return spike(x, kind, width), _derivative(kind, x, width) * dx
+    return spike(x, kind, width), surrogate_derivative(kind, x, width) * dx
 
 
 def spike_function(kind: str = "rectangular", width: float = 0.5):
@@ -56,3 +58,44 @@ def spike_function(kind: str = "rectangular", width: float = 0.5):
     if not width > 0:
         raise ValueError(f"surrogate width must be > 0, got {width}")
     return lambda x: spike(x, kind, float(width))
+
+
+
+@dataclass(frozen=True)
+class CrossingSurrogate:
+    """The spike read-out of a conductance neuron over one network step of `substeps`
+    sub-steps: detection at `threshold` (mV), surrogate derivative `kind` of `width` (mV)
+    centred at `centre` (mV, the excitation threshold); see `no_crossing_yet`."""
+
+    threshold: float
+    centre: float
+    kind: str
+    width: float
+    substeps: int
+
+    def __post_init__(self):
+        spike_function(self.kind, self.width)  # checks kind and width
+        if self.substeps < 1:
+            raise ValueError(f"substeps must be >= 1, got {self.substeps}")
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(3,))
+def no_crossing_yet(quiet, v_before, v_after, rule):
+    """One sub-step of the spike read-out of a network step: `quiet` (1 while V has not
+    crossed θ = `rule.threshold` upwards in this step, else 0) times
+    1 − H(V_after − θ)·H(θ − V_before). The step's spike is 1 − quiet after its k sub-steps.
+
+    Surrogate (`rule` = `CrossingSurrogate`): d quiet' = d quiet − D(V_after − centre)/k
+    dV_after, so that ds/dV_j = D(V_j − centre)/k — D the derivative of surrogate `kind` of
+    `width`, centred on the neuron's excitation threshold (where a spike becomes
+    inevitable), not on the detection level θ the upstroke crosses: below threshold, the
+    distance to `centre` is what an input changes."""
+    crossed = jnp.logical_and(v_after > rule.threshold, v_before < rule.threshold)
+    return quiet * (1 - crossed.astype(quiet.dtype))
+
+
+@no_crossing_yet.defjvp
+def _no_crossing_yet_jvp(rule, primals, tangents):
+    (quiet, v_before, v_after), (d_quiet, _, d_after) = primals, tangents
+    slope = surrogate_derivative(rule.kind, v_after - rule.centre, rule.width) / rule.substeps
+    return no_crossing_yet(quiet, v_before, v_after, rule), d_quiet - slope * d_after

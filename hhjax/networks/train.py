@@ -20,6 +20,7 @@ import optax
 
 from .data import MultiTaskData
 from .layers import count_trainable, trainable_filter
+from .conv import ConvMultiTaskNet
 from .model import MultiTaskNet
 
 
@@ -28,11 +29,13 @@ class TrainConfig:
     """Everything that defines one training run (stored with its results)."""
 
     model: str = "hh"
+    architecture: str = "fc"  # "fc" (MultiTaskNet) or "conv" (ConvMultiTaskNet, spec Fig. 4c)
     hidden: int = 128
+    trunk: int = 50  # width of the Linear after the readout; 0: heads on the readout (784–128–10)
     steps: int = 15
     epochs: int = 8
     batch: int = 128
-    lr: float = 2e-3
+    lr: float = 4e-3
     weight_decay: float = 0.0
     seed: int = 0
     readout: str = "count"
@@ -49,17 +52,42 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.architecture not in ("fc", "conv"):
+            raise ValueError(f"unknown architecture {self.architecture!r}; choose fc or conv")
+        if self.architecture == "conv" and (self.readout != "count" or self.bottleneck):
+            raise ValueError("conv networks have the spike-count readout only (no membrane/voltage readout, "
+                             "no bottleneck)")
         if self.noise < 0 or self.beta < 0 or self.weight_decay < 0:
             raise ValueError("noise, beta and weight_decay must be >= 0")
 
 
-def build(config: TrainConfig, data: MultiTaskData) -> MultiTaskNet:
+def build(config: TrainConfig, data: MultiTaskData) -> MultiTaskNet | ConvMultiTaskNet:
     n_classes = tuple(int(np.max(np.concatenate([data.y_train[:, k], data.y_test[:, k]]))) + 1
                       for k in range(data.n_tasks))
+    if config.architecture == "conv":
+        options = dict(config.layer_options)
+        if config.surrogate is not None:
+            options["surrogate"] = config.surrogate
+        if config.width is not None:
+            options["width"] = config.width
+        if len(data.image_shape) != 2:
+            raise ValueError(f"conv networks need 2-D images, the data has image shape {data.image_shape}")
+        return ConvMultiTaskNet(config.model, data.image_shape, key=jax.random.PRNGKey(config.seed),
+                                n_classes=n_classes, steps=config.steps, **options)
     return MultiTaskNet(config.model, data.n_inputs, config.hidden, key=jax.random.PRNGKey(config.seed),
-                        n_classes=n_classes, steps=config.steps, readout=config.readout,
+                        n_classes=n_classes, trunk=config.trunk, steps=config.steps, readout=config.readout,
                         bottleneck=config.bottleneck, surrogate=config.surrogate, width=config.width,
                         **config.layer_options)
+
+
+def model_dtype(model):
+    """The floating dtype of `model`'s parameters (float32, or float64 under x64)."""
+    return next(leaf.dtype for leaf in jax.tree.leaves(model) if eqx.is_inexact_array(leaf))
+
+
+def _width(layer) -> int:
+    """Features (Linear, spiking layers) or channels (convolutions) of `layer`."""
+    return int(layer.out_channels if isinstance(layer, eqx.nn.Conv2d) else layer.out_features)
 
 
 def fixed_pattern(config: TrainConfig, n_inputs: int) -> np.ndarray:
@@ -127,7 +155,7 @@ def _padded_batches(x, batch: int, dtype):
 def accuracy(model, x, y, batch: int = 500) -> np.ndarray:
     """Accuracy per task on (x, y), in batches (padded to one compiled shape)."""
     preds = [np.asarray(_predict(model, xb))[:rows]
-             for xb, rows in _padded_batches(x, batch, model.trunk.weight.dtype)]
+             for xb, rows in _padded_batches(x, batch, model_dtype(model))]
     return (np.concatenate(preds) == y).mean(axis=0)
 
 
@@ -146,7 +174,7 @@ def information(model, x, y, batch: int = 500) -> dict:
     if not model.bottleneck:
         raise ValueError("information estimates need a bottleneck (train with bottleneck=K)")
     kls, ces = [], []
-    for (xb, rows), (yb, _) in zip(_padded_batches(x, batch, model.trunk.weight.dtype),
+    for (xb, rows), (yb, _) in zip(_padded_batches(x, batch, model_dtype(model)),
                                    _padded_batches(y, batch, np.asarray(y).dtype)):
         kl, ce = _vib_stats(model, xb, yb)
         kls.append(np.asarray(kl)[:rows]), ces.append(np.asarray(ce)[:rows])
@@ -167,7 +195,7 @@ def train(config: TrainConfig, data: MultiTaskData, progress: bool = True, eval_
     opt_state = optimizer.init(params)
     step = make_step(optimizer, config.beta)
     pattern = fixed_pattern(config, data.n_inputs) if config.noise else 0.0
-    dtype = np.dtype(model.trunk.weight.dtype)  # float32, or float64 under jax_enable_x64
+    dtype = np.dtype(model_dtype(model))  # float32, or float64 under jax_enable_x64
     x_train = (data.x_train + pattern).astype(dtype)
     x_test = (data.x_test + pattern).astype(dtype)
     rng = np.random.default_rng(config.seed)
@@ -204,7 +232,7 @@ def train(config: TrainConfig, data: MultiTaskData, progress: bool = True, eval_
         bar.close()
     model = eqx.combine(params, static)
     result = dict(config=asdict(config), data=data.name, accuracy=history[-1], accuracy_history=history,
-                  params=count_trainable(model), hidden_features=int(model.hidden.out_features),
+                  params=count_trainable(model), hidden_features=_width(model.hidden),
                   seconds_per_step=float(np.median(step_times[1:])) if len(step_times) > 1 else float(step_times[0]),
                   first_step_s=float(step_times[0]))
     if eval_noise:

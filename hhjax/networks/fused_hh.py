@@ -1,0 +1,151 @@
+"""The HH layer's time loop as one fused function with a hand-written backward pass.
+
+Forward: `lax.scan` over network steps; each network step is `substeps` solver steps of the
+neuron (the same solver step `hhjax.simulate` takes) followed by the spike read-out. Only
+the neuron state at the start of every network step is kept (T states of 4 numbers per
+neuron).
+
+Backward (the checkpoint policy): a reverse `lax.scan` over network steps that recomputes
+one network step from its stored start state and pulls the cotangents (of the next state,
+of the step's spike and of its membrane output) back through it with `jax.vjp`. Memory is
+O(T·state) plus one network step's intermediates, instead of every sub-step's
+intermediates for all T steps (what autodiff through the nested scans keeps). Time is one
+extra forward pass.
+
+The result equals the unfused layer (autodiff through the same steps) to rounding, in
+value and gradient (tests).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from .._numerics import x_over_one_minus_exp
+from ..integrate.terms import model_term
+from .adjoints import choose_adjoint
+from .surrogates import CrossingSurrogate, no_crossing_yet, surrogate_derivative
+
+
+@dataclass(frozen=True)
+class StepRule:
+    """How one network step advances a conductance neuron: `substeps` steps of `solver`
+    of `h` ms each; the spike is an upward crossing of the read-out's threshold at any
+    sub-step (`readout`: a `CrossingSurrogate`, which also defines the surrogate
+    gradient); the membrane output is (V − V_rest)/100 with the model's V_rest.
+
+    `gradient`: "membrane" (default) lets gradients flow through V only — the gates, and
+    so the membrane's conductances, are held fixed in the backward pass, which sees the
+    membrane as the tv-LIF it is over each sub-step (V' = E + (V − E)·e^(−g h/C)); "full"
+    differentiates through the gates too (exact derivative of the discrete dynamics, but
+    through a spike the gate sensitivities are large and of either sign)."""
+
+    solver: object
+    h: float
+    readout: CrossingSurrogate
+    gradient: str = "membrane"
+
+    def __post_init__(self):
+        if self.gradient not in ("membrane", "full"):
+            raise ValueError(f"unknown gradient {self.gradient!r}; choose membrane or full")
+
+    @property
+    def substeps(self) -> int:
+        return self.readout.substeps
+
+    def substep(self, model, carry, current):
+        """One solver step: (y, quiet) → (y', quiet'), quiet = 1 until V crosses."""
+        y, quiet = carry
+        if self.gradient == "membrane":
+            y = eqx.tree_at(lambda s: s.V, jax.lax.stop_gradient(y), y.V)
+        term = model_term(model, self.solver)
+        t = jnp.zeros((), current.dtype)  # the dynamics are autonomous
+        y1, *_ = self.solver.step(term, t, t + self.h, y, current, None, False)
+        return y1, no_crossing_yet(quiet, y.V, y1.V, self.readout)
+
+    def network_step(self, model, y, current):
+        """(state after the step, spike in the step (n,), membrane output (n,))."""
+        carry = (y, jnp.ones_like(current))
+        for _ in range(self.substeps):  # unrolled: a few sub-steps, cheaper than a while loop on CPU
+            carry = self.substep(model, carry, current)
+        return self.outputs(model, carry)
+
+    def recorded_network_step(self, model, y, current):
+        """`network_step` that also returns, for every sub-step j (each (k, n)), what the
+        membrane adjoint needs: the decay e^(−λh) of V over it (λ = g_s/C, 1/ms), the
+        response h·φ1(−λh)/C of V to the input current, and the surrogate slope
+        D(V_j − centre)/k of the spike read-out."""
+        carry, decays, responses, slopes = (y, jnp.ones_like(current)), [], [], []
+        t = jnp.zeros((), current.dtype)
+        r = self.readout
+        for _ in range(self.substeps):
+            lam_h = model.decay_rates(t, carry[0], current).V * self.h
+            decays.append(jnp.exp(-lam_h))
+            responses.append(self.h / (model.C * x_over_one_minus_exp(lam_h)))
+            carry = self.substep(model, carry, current)
+            slopes.append(surrogate_derivative(r.kind, carry[0].V - r.centre, r.width) / r.substeps)
+        return self.outputs(model, carry), jnp.stack(decays), jnp.stack(responses), jnp.stack(slopes)
+
+    @staticmethod
+    def outputs(model, carry):
+        y, quiet = carry
+        return y, 1 - quiet, (y.V - model.V_rest) / 100.0
+
+
+def excitation_threshold(model, solver, h: float, threshold: float, duration: float = 15.0,
+                         resolution: float = 0.25) -> float:
+    """The excitation threshold (mV) of `model` as integrated by `solver` at step `h`
+    (ms): the lowest membrane potential from which the neuron, at rest otherwise and
+    without input, fires (crosses `threshold`) within `duration` ms. Found on a grid of
+    `resolution` mV between the resting potential and `threshold`."""
+    rest = model.initial_state()
+    v_rest = float(model.voltage(rest))
+    grid = jnp.arange(v_rest, threshold, resolution)
+    y0 = jax.tree.map(lambda a: jnp.broadcast_to(jnp.asarray(a, grid.dtype), grid.shape), rest)
+    y0 = eqx.tree_at(lambda s: s.V, y0, grid)
+    readout = CrossingSurrogate(threshold, threshold, "rectangular", 1.0, 1)
+    rule = StepRule(solver, h, readout)
+    steps = max(1, int(round(duration / h)))
+    spikes, _ = unfused_run(rule, model, y0, jnp.zeros((steps,) + grid.shape, grid.dtype))
+    fired = jax.device_get(jnp.any(spikes > 0, axis=0))
+    if not fired.any():
+        raise ValueError(f"the neuron does not fire from any potential below {threshold} mV: "
+                         "is the detection threshold above its spike peak?")
+    return float(grid[fired.argmax()])
+
+
+def unfused_run(rule: StepRule, model, y0, currents):
+    """The reference: a scan of `rule.network_step`, differentiated by autodiff."""
+
+    def body(y, current):
+        y, s, v = rule.network_step(model, y, current)
+        return y, (s, v)
+
+    _, (s, v) = jax.lax.scan(body, y0, currents)
+    return s, v
+
+
+@eqx.filter_custom_vjp
+def fused_run(inputs, rule: StepRule):
+    """(spikes, membrane), each (T, n), for `inputs = (model, y0, currents)` with
+    currents (T, n); gradients by the backward pass `adjoints.choose_adjoint` picks."""
+    model, y0, currents = inputs
+    return unfused_run(rule, model, y0, currents)
+
+
+@fused_run.def_fwd
+def _fused_fwd(perturbed, inputs, rule):
+    model, y0, currents = inputs
+    return choose_adjoint(rule, perturbed[0]).forward(rule, model, y0, currents)
+
+
+@fused_run.def_bwd
+def _fused_bwd(kept, grads, perturbed, inputs, rule):
+    model, y0, currents = inputs
+    g_spikes, g_membrane = (jnp.zeros_like(currents) if g is None else g for g in grads)
+    adjoint = choose_adjoint(rule, perturbed[0])
+    g_model, g_y0, g_currents = adjoint.backward(rule, perturbed[0], model, kept, currents, g_spikes, g_membrane)
+    g_y0 = jax.tree.map(lambda p, g: g if p else None, perturbed[1], g_y0)
+    return g_model, g_y0, (g_currents if perturbed[2] else None)
