@@ -49,7 +49,7 @@ def _check_networks_notebook(outputs):
     assert dv < 1e-2  # the layer is the engine's simulation (float32 in the notebook: rounding only)
     table = outputs.split("I(Z;Y)")[1]
     rows = {ln.split()[0] for ln in table.splitlines() if ln.strip() and not ln.startswith("-")}
-    assert {"lif", "4lif", "hh:voltage", "slif2hh"} <= rows, rows
+    assert {"lif", "4lif", "hh", "slif2hh"} <= rows, rows
 
 
 def _check_fitting_notebook(outputs):

@@ -12,9 +12,9 @@ def network_data(a):
 
     if a.data:
         return load_multitask_pickle(a.data)
-    if a.dataset == "digits-28":
+    if getattr(a, "dataset", "two-digit") == "digits-28":
         return upsampled_digits(28)
-    return two_digit_dataset(a.n_train, a.n_test, canvas=a.canvas)
+    return two_digit_dataset(a.n_train, a.n_test, canvas=getattr(a, "canvas", 24))
 
 
 def cmd_train(a) -> int:

@@ -1,24 +1,26 @@
 """The HH layer's time loop as one fused function with a hand-written backward pass.
 
-Forward: `lax.scan` over network steps; each network step is `substeps` solver steps of the
-neuron (the same solver step `hhjax.simulate` takes) followed by the spike read-out. Only
-the neuron state at the start of every network step is kept (T states of 4 numbers per
-neuron).
+`fused_run` is the whole loop (a `lax.scan` over network steps; each network step is
+`substeps` steps of the same solver step `hhjax.simulate` takes, then the spike read-out)
+as one `equinox.filter_custom_vjp`. Which backward pass runs — and so what the forward
+pass keeps (the checkpoint policy) — is chosen in `adjoints.choose_adjoint`:
 
-Backward (the checkpoint policy): a reverse `lax.scan` over network steps that recomputes
-one network step from its stored start state and pulls the cotangents (of the next state,
-of the step's spike and of its membrane output) back through it with `jax.vjp`. Memory is
-O(T·state) plus one network step's intermediates, instead of every sub-step's
-intermediates for all T steps (what autodiff through the nested scans keeps). Time is one
-extra forward pass.
+- `MEMBRANE` (the default layer): hand-written; keeps three numbers per neuron and
+  sub-step (the membrane's decay and input response, and the surrogate slope) and
+  recomputes nothing;
+- `RECOMPUTED` (other solvers, the gradient through the gates, the neuron's own
+  parameters): keeps the state at the start of every network step (T states) and
+  recomputes one network step at a time in the backward pass, one `jax.vjp` per sub-step.
 
-The result equals the unfused layer (autodiff through the same steps) to rounding, in
-value and gradient (tests).
+Either way memory is O(T·k) numbers per neuron, not every sub-step's intermediates (what
+autodiff through the nested loops keeps). `unfused_run` is the same loop under plain
+autodiff: the reference the tests hold `fused_run` to (values and gradients to rounding).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -114,6 +116,24 @@ def excitation_threshold(model, solver, h: float, threshold: float, duration: fl
         raise ValueError(f"the neuron does not fire from any potential below {threshold} mV: "
                          "is the detection threshold above its spike peak?")
     return float(grid[fired.argmax()])
+
+
+def rheobase(model, solver, h: float, threshold: float, duration: float, max_current: float,
+             resolution: float = 0.1) -> float:
+    """The smallest constant current (µA/cm², on a grid of `resolution` up to `max_current`)
+    that makes `model`, starting at rest and integrated by `solver` at step `h` ms, fire
+    (cross `threshold` mV) within `duration` ms."""
+    rest = model.initial_state()
+    currents = jnp.arange(0.0, max_current, resolution)
+    y0 = jax.tree.map(lambda a: jnp.broadcast_to(jnp.asarray(a, currents.dtype), currents.shape), rest)
+    rule = StepRule(solver, h, CrossingSurrogate(threshold, threshold, "rectangular", 1.0, 1))
+    steps = max(1, int(round(duration / h)))
+    spikes, _ = unfused_run(rule, model, y0, jnp.broadcast_to(currents, (steps,) + currents.shape))
+    fired = jax.device_get(jnp.any(spikes > 0, axis=0))
+    if not fired.any():
+        raise ValueError(f"the neuron does not fire within {duration} ms for any current below {max_current} "
+                         "µA/cm²: raise the layer's input_scale or its window (steps × step_ms)")
+    return float(currents[fired.argmax()])
 
 
 def unfused_run(rule: StepRule, model, y0, currents):

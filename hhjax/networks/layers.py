@@ -28,7 +28,7 @@ from ..integrate.terms import model_term
 from ..integrate.solvers import RK4, ExponentialEuler
 from ..models import SLIF2HH, DiscreteLIF, HHState, HodgkinHuxley
 from ..models.rates import ConstantRate
-from .fused_hh import StepRule, excitation_threshold, fused_run, unfused_run
+from .fused_hh import StepRule, excitation_threshold, fused_run, rheobase, unfused_run
 from .surrogates import CrossingSurrogate, spike_function
 
 
@@ -130,8 +130,11 @@ class HHLayer(SpikingLayer):
     `hj.library_model("wang-buzsaki")`), trained from their spikes.
 
     Input: the projection z = W x + b is encoded as a current held over each of `steps`
-    network steps of `step_ms` ms — `encoding="sigmoid"` (default) I = `input_scale`·σ(z),
-    within (0, input_scale) µA/cm², or "linear" I = input_scale·z. The HH f–I curve is not
+    network steps of `step_ms` ms — `encoding="sigmoid"` (default)
+    I = `input_scale`·σ(z + `offset`), within (0, input_scale) µA/cm², the offset putting
+    z = 0 at the rheobase of the window (`fused_hh.rheobase`, 2.9 µA/cm² for the squid axon
+    over 30 ms), where the spike count starts to depend on the input; or "linear"
+    I = input_scale·z. The HH f–I curve is not
     monotonic: above ≈ 40 µA/cm² the squid axon goes into depolarisation block and fires
     *fewer* spikes, where a surrogate gradient still says "more current, more spikes"; the
     bounded encoding keeps every neuron on the rising branch.
@@ -163,6 +166,7 @@ class HHLayer(SpikingLayer):
     surrogate: str = eqx.field(static=True)
     width: float = eqx.field(static=True)
     centre: float = eqx.field(static=True)
+    offset: float = eqx.field(static=True)
     gradient: str = eqx.field(static=True)
     fused: bool = eqx.field(static=True)
 
@@ -190,6 +194,12 @@ class HHLayer(SpikingLayer):
         if centre is None:
             centre = excitation_threshold(self.neuron, self._solver(), step_ms / substeps, self.threshold)
         self.centre = float(centre)
+        self.offset = 0.0
+        if encoding == "sigmoid":  # z = 0 ↦ the rheobase of the window
+            i_rh = rheobase(self.neuron, self._solver(), step_ms / substeps, self.threshold, steps * step_ms,
+                            input_scale)
+            share = min(max(i_rh / input_scale, 0.01), 0.99)  # a neuron firing at I = 0: the low end
+            self.offset = float(np.log(share / (1 - share)))
 
     def _solver(self):
         return {"expeuler": ExponentialEuler, "rk4": RK4, "euler": dfx.Euler}[self.solver]()
@@ -209,7 +219,7 @@ class HHLayer(SpikingLayer):
     def __call__(self, x):
         drive = self._per_step(self.linear, x)
         if self.encoding == "sigmoid":
-            drive = jax.nn.sigmoid(drive)
+            drive = jax.nn.sigmoid(drive + self.offset)
         currents = self.input_scale * drive
         model = _fixed(self.neuron)
         y0 = jax.tree.map(lambda a: jnp.broadcast_to(jnp.asarray(a, currents.dtype), currents.shape[1:]),

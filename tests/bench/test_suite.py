@@ -124,6 +124,7 @@ def test_installed_peer_agrees_with_hhjax(name):
     assert res["agree"], res
 
 
+@pytest.mark.slow
 def test_network_section_reports_rates_events_and_memory():
     """hhjax's COBAHH rows at a toy size (no peers): events counted, memory ∝ synapses."""
     from hhjax.bench.sections.network import network

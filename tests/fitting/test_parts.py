@@ -161,6 +161,7 @@ def test_van_rossum_closed_form_matches_numerical_integral():
     assert np.all(np.isfinite(np.asarray(g)))
 
 
+@pytest.mark.slow
 def test_gradient_through_the_solve_matches_finite_differences(short_trace):
     """jax.grad of the voltage MSE through the solve (checkpointed adjoint), float64, against
     central differences, for three parameters. Forward Euler: RK4's gradient compiles in

@@ -6,6 +6,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from conftest import ROOT
 
 
@@ -41,6 +43,7 @@ def test_sharded_population_equals_unsharded():
     assert "10 neurons does not split evenly over 4 devices" in lines[-1]
 
 
+@pytest.mark.slow
 def test_sharding_section_splits_populations_over_host_devices():
     """In a fresh process with 3 host devices (XLA_FLAGS), the bench's sharding
     section runs HH and tv-LIF2HH split over all three (sizes rounded to a multiple of 3)

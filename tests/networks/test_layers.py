@@ -62,7 +62,7 @@ def test_hh_layer_is_the_engines_hh_simulation():
     layer = hn.HHLayer(10, 6, key=KEY, steps=15)
     x = 4 * jax.random.uniform(jax.random.PRNGKey(2), (10,)) - 2
     spikes, v = layer(x)
-    current = layer.input_scale * jax.nn.sigmoid(layer.linear(x))
+    current = layer.input_scale * jax.nn.sigmoid(layer.linear(x) + layer.offset)
     sim = hj.simulate(hj.HodgkinHuxley(), hj.Constant(current), t1=30.0, solver="expeuler", dt=0.5, save_every=2.0)
     V = np.asarray(sim.V)[1:]  # the layer reports the end of each 2 ms step
     np.testing.assert_allclose(v * 100.0 - 65.0, V, rtol=0, atol=1e-9)

@@ -41,8 +41,8 @@ def test_conv_flops_follow_the_papers_rule(name, add, mul):
         assert c.mul > 22_032_000  # the correct count is above the bugged one
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n != "cnn" else n
-                                  for n in hn.CONV_MODELS])  # compiling conv layers takes ~10 s each
+@pytest.mark.slow  # compiling conv layers takes ~10 s each
+@pytest.mark.parametrize("name", hn.CONV_MODELS)
 def test_conv_models_run_and_their_surrogate_gradients_reach_the_first_layer(name):
     net = hn.ConvMultiTaskNet(name, (8, 8), key=KEY, steps=3, channels=(3, 2))
     # strong inputs, so membranes reach the rectangular surrogate windows of the s-LIF2HH units
@@ -94,6 +94,7 @@ def test_upsampled_digits_are_28x28_stratified_and_seeded():
     assert abs(d.x_train.mean() - load_digits().images.mean() / 16) < 0.02
 
 
+@pytest.mark.slow
 def test_cli_trains_a_conv_network_and_the_784_network(tmp_path):
     from hhjax.cli import main
 
