@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 
 from .layers import HHLayer, LIFLayer, SLIF2HHLayer
 from .surrogates import spike_function
