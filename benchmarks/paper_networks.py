@@ -71,13 +71,6 @@ class Scale:
                    epochs=5, conv_n_train=4000, conv_epochs=5, fc784_epochs=20, cost_repeats=5)
 
 
-def _mean_sd(values):
-    import numpy as np
-
-    a = np.asarray(values, float)
-    return dict(mean=a.mean(0).tolist(), sd=(a.std(0, ddof=1) if len(a) > 1 else 0 * a[0]).tolist())
-
-
 def cost_section(scale, log):
     from hhjax.networks import two_digit_dataset
     from hhjax.networks.experiments import step_cost
@@ -118,6 +111,7 @@ def flops_section():
 
 
 def _train_runs(configs_by_model, data, seeds, log, eval_noise=()):
+    from hhjax.networks.experiments import mean_sd
     from hhjax.networks.train import train
 
     out = {}
@@ -130,7 +124,7 @@ def _train_runs(configs_by_model, data, seeds, log, eval_noise=()):
             r["wall_s"] = time.perf_counter() - t
             runs.append(r)
             log(f"{config.architecture} {model} seed {seed}: accuracy {r['accuracy']} ({r['wall_s']:.0f} s)")
-        out[model] = dict(runs=runs, accuracy=_mean_sd([r["accuracy"] for r in runs]), params=runs[0]["params"])
+        out[model] = dict(runs=runs, accuracy=mean_sd([r["accuracy"] for r in runs]), params=runs[0]["params"])
     return out
 
 

@@ -29,7 +29,7 @@ from ..integrate.solvers import ExponentialEuler
 @dataclass(frozen=True)
 class Adjoint:
     """A backward pass: `forward(rule, model, y0, currents) -> ((spikes, membrane), kept)`
-    and `backward(rule, perturbed_model, model, kept, currents, g_spikes, g_membrane)
+    and `backward(rule, perturbed_model, model, y0, kept, currents, g_spikes, g_membrane)
     -> (dL/d(neuron leaves), dL/dy0, dL/dcurrents)`."""
 
     name: str
@@ -52,12 +52,12 @@ def _membrane_forward(rule, model, y0, currents):
         return y1, (s, v, decays, responses, slopes)
 
     _, (s, v, decays, responses, slopes) = jax.lax.scan(body, y0, currents)
-    return (s, v), (decays, responses, slopes, jax.tree.map(jnp.zeros_like, y0))
+    return (s, v), (decays, responses, slopes)
 
 
-def _membrane_backward(rule, perturbed_model, model, kept, currents, g_spikes, g_membrane):
+def _membrane_backward(rule, perturbed_model, model, y0, kept, currents, g_spikes, g_membrane):
     del perturbed_model
-    decays, responses, slopes, zero_state = kept
+    decays, responses, slopes = kept
     k = rule.substeps
 
     def back(g_v_next, xs):  # a = dL/dV_j, from the step's end back to its start
@@ -73,7 +73,7 @@ def _membrane_backward(rule, perturbed_model, model, kept, currents, g_spikes, g
 
     g_v0, g_currents = jax.lax.scan(back, jnp.zeros_like(currents[0]),
                                     (decays, responses, slopes, g_spikes, g_membrane), reverse=True)
-    g_y0 = eqx.tree_at(lambda s: s.V, zero_state, g_v0)
+    g_y0 = eqx.tree_at(lambda s: s.V, jax.tree.map(jnp.zeros_like, y0), g_v0)  # gates: held fixed
     return eqx.filter(model, lambda _: False), g_y0, g_currents
 
 
@@ -86,7 +86,7 @@ def _recomputed_forward(rule, model, y0, currents):
     return (s, v), starts
 
 
-def _recomputed_backward(rule, perturbed_model, model, starts, currents, g_spikes, g_membrane):
+def _recomputed_backward(rule, perturbed_model, model, y0, starts, currents, g_spikes, g_membrane):
     # differentiate only what is perturbed: a parameter gradient is a sum over neurons per
     # sub-step, wasted work (and a costly reduction) for a frozen neuron
     varied, frozen = eqx.partition(model, perturbed_model)
@@ -117,7 +117,7 @@ def _recomputed_backward(rule, perturbed_model, model, starts, currents, g_spike
         (g_carry, g_model, g_current), _ = jax.lax.scan(backward, acc, carries, reverse=True)
         return (g_carry[0], g_model), g_current
 
-    y_end = jax.tree.map(lambda a: jnp.zeros_like(a[0]), starts)
+    y_end = jax.tree.map(jnp.zeros_like, y0)
     (g_y0, g_varied), g_currents = jax.lax.scan(back, (y_end, jax.tree.map(jnp.zeros_like, varied)),
                                                 (starts, currents, g_spikes, g_membrane), reverse=True)
     return g_varied, g_y0, g_currents

@@ -107,7 +107,8 @@ def step_cost(config: TrainConfig, data: MultiTaskData, repeats: int = 5) -> dic
     return dict(temp_MiB=mem.temp_size_in_bytes / 2**20, seconds_per_step=float(np.median(times)))
 
 
-def _mean_sd(values) -> dict:
+def mean_sd(values) -> dict:
+    """Mean and sample s.d. (0 for one value) over the first axis, as lists."""
     a = np.asarray(values, float)
     return dict(mean=a.mean(axis=0).tolist(), sd=(a.std(axis=0, ddof=1) if len(a) > 1 else 0 * a[0]).tolist())
 
@@ -130,8 +131,8 @@ def run_comparison(settings: ComparisonSettings | None = None, data: MultiTaskDa
             r.pop("model")
             entry["runs"].append(r)
             log(f"[{spec}] seed {seed}: accuracy {r['accuracy']}, {r['seconds_per_step'] * 1e3:.1f} ms/step")
-        entry["accuracy"] = _mean_sd([r["accuracy"] for r in entry["runs"]])
-        entry["fresh_noise"] = {lvl: _mean_sd([r["accuracy_fresh_noise"][str(lvl)] for r in entry["runs"]])
+        entry["accuracy"] = mean_sd([r["accuracy"] for r in entry["runs"]])
+        entry["fresh_noise"] = {lvl: mean_sd([r["accuracy_fresh_noise"][str(lvl)] for r in entry["runs"]])
                                 for lvl in settings.noise_levels}
         fixed = {}
         for lvl in settings.noise_levels:
@@ -139,7 +140,7 @@ def run_comparison(settings: ComparisonSettings | None = None, data: MultiTaskDa
             for seed in settings.robustness_seeds:
                 r = train(dataclasses.replace(base, seed=seed, noise=lvl), data, progress=progress)
                 accs.append(r["accuracy"])
-            fixed[lvl] = _mean_sd(accs)
+            fixed[lvl] = mean_sd(accs)
             log(f"[{spec}] fixed noise A={lvl:.3f}: accuracy {fixed[lvl]['mean']}")
         entry["fixed_noise"] = fixed
         entry["params"] = entry["runs"][0]["params"]

@@ -96,26 +96,35 @@ class StepRule:
         return y, 1 - quiet, (y.V - model.V_rest) / 100.0
 
 
+def _first_firing(model, solver, h: float, threshold: float, duration: float, y0, currents, grid):
+    """grid[i] of the first of a batch of neurons (start `y0`, constant `currents`, both
+    over the grid) that crosses `threshold` within `duration` ms, or None."""
+    rule = StepRule(solver, h, CrossingSurrogate(threshold, threshold, "rectangular", 1.0, 1))
+    steps = max(1, int(round(duration / h)))
+    spikes, _ = unfused_run(rule, model, y0, jnp.broadcast_to(currents, (steps,) + grid.shape))
+    fired = jax.device_get(jnp.any(spikes > 0, axis=0))
+    return float(grid[fired.argmax()]) if fired.any() else None
+
+
+def _rest_on(model, grid):
+    """The resting state, one copy per grid point."""
+    return jax.tree.map(lambda a: jnp.broadcast_to(jnp.asarray(a, grid.dtype), grid.shape), model.initial_state())
+
+
 def excitation_threshold(model, solver, h: float, threshold: float, duration: float = 15.0,
                          resolution: float = 0.25) -> float:
     """The excitation threshold (mV) of `model` as integrated by `solver` at step `h`
     (ms): the lowest membrane potential from which the neuron, at rest otherwise and
     without input, fires (crosses `threshold`) within `duration` ms. Found on a grid of
     `resolution` mV between the resting potential and `threshold`."""
-    rest = model.initial_state()
-    v_rest = float(model.voltage(rest))
+    v_rest = float(model.voltage(model.initial_state()))
     grid = jnp.arange(v_rest, threshold, resolution)
-    y0 = jax.tree.map(lambda a: jnp.broadcast_to(jnp.asarray(a, grid.dtype), grid.shape), rest)
-    y0 = eqx.tree_at(lambda s: s.V, y0, grid)
-    readout = CrossingSurrogate(threshold, threshold, "rectangular", 1.0, 1)
-    rule = StepRule(solver, h, readout)
-    steps = max(1, int(round(duration / h)))
-    spikes, _ = unfused_run(rule, model, y0, jnp.zeros((steps,) + grid.shape, grid.dtype))
-    fired = jax.device_get(jnp.any(spikes > 0, axis=0))
-    if not fired.any():
+    y0 = eqx.tree_at(lambda s: s.V, _rest_on(model, grid), grid)
+    found = _first_firing(model, solver, h, threshold, duration, y0, jnp.zeros_like(grid), grid)
+    if found is None:
         raise ValueError(f"the neuron does not fire from any potential below {threshold} mV: "
                          "is the detection threshold above its spike peak?")
-    return float(grid[fired.argmax()])
+    return found
 
 
 def rheobase(model, solver, h: float, threshold: float, duration: float, max_current: float,
@@ -123,17 +132,12 @@ def rheobase(model, solver, h: float, threshold: float, duration: float, max_cur
     """The smallest constant current (µA/cm², on a grid of `resolution` up to `max_current`)
     that makes `model`, starting at rest and integrated by `solver` at step `h` ms, fire
     (cross `threshold` mV) within `duration` ms."""
-    rest = model.initial_state()
-    currents = jnp.arange(0.0, max_current, resolution)
-    y0 = jax.tree.map(lambda a: jnp.broadcast_to(jnp.asarray(a, currents.dtype), currents.shape), rest)
-    rule = StepRule(solver, h, CrossingSurrogate(threshold, threshold, "rectangular", 1.0, 1))
-    steps = max(1, int(round(duration / h)))
-    spikes, _ = unfused_run(rule, model, y0, jnp.broadcast_to(currents, (steps,) + currents.shape))
-    fired = jax.device_get(jnp.any(spikes > 0, axis=0))
-    if not fired.any():
+    grid = jnp.arange(0.0, max_current, resolution)
+    found = _first_firing(model, solver, h, threshold, duration, _rest_on(model, grid), grid, grid)
+    if found is None:
         raise ValueError(f"the neuron does not fire within {duration} ms for any current below {max_current} "
                          "µA/cm²: raise the layer's input_scale or its window (steps × step_ms)")
-    return float(currents[fired.argmax()])
+    return found
 
 
 def unfused_run(rule: StepRule, model, y0, currents):
@@ -166,6 +170,7 @@ def _fused_bwd(kept, grads, perturbed, inputs, rule):
     model, y0, currents = inputs
     g_spikes, g_membrane = (jnp.zeros_like(currents) if g is None else g for g in grads)
     adjoint = choose_adjoint(rule, perturbed[0])
-    g_model, g_y0, g_currents = adjoint.backward(rule, perturbed[0], model, kept, currents, g_spikes, g_membrane)
+    g_model, g_y0, g_currents = adjoint.backward(rule, perturbed[0], model, y0, kept, currents, g_spikes,
+                                                 g_membrane)
     g_y0 = jax.tree.map(lambda p, g: g if p else None, perturbed[1], g_y0)
     return g_model, g_y0, (g_currents if perturbed[2] else None)

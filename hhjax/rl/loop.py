@@ -48,6 +48,20 @@ class StateWindow:
 _act = eqx.filter_jit(act)
 
 
+@eqx.filter_jit(donate="all-except-first")
+def _add(transition, buffer: ReplayBuffer) -> ReplayBuffer:
+    """`buffer.add(*transition)` with the buffer donated: written in place, not copied (it
+    can hold a million transitions)."""
+    return buffer.add(*transition)
+
+
+@eqx.filter_jit
+def _learn(state: SACState, buffer: ReplayBuffer, key, config: SACConfig):
+    """Sample a batch and update, in one compiled call."""
+    k_sample, k_update = jax.random.split(key)
+    return sac_update(state, buffer.sample(k_sample, config.batch), k_update, config)
+
+
 def _dtype(actor):
     """The actor's floating dtype (observations and actions are cast to it)."""
     return np.dtype(next(x.dtype for x in jax.tree.leaves(actor) if eqx.is_inexact_array(x)))
@@ -82,24 +96,24 @@ def train_sac(env, actor, config: SACConfig, loop: LoopConfig, *, seed: int = 0,
     obs, episode_return, episode = w.reset(env.reset(seed)), 0.0, 0
     returns, evaluations = [], []
     start = time.perf_counter()
-    add = eqx.filter_jit(ReplayBuffer.add)
     for t in range(loop.steps):
-        key, k_act, k_sample, k_update = jax.random.split(key, 4)
+        key, k_act, k_learn = jax.random.split(key, 3)
         if t < loop.start_steps:
             a = rng.uniform(-1.0, 1.0, env.action_dim).astype(dtype)
         else:
             a = np.asarray(_act(state.actor, jnp.asarray(obs), k_act))
         s, r, term, trunc = env.step(a)
         next_obs = w.push(s)
-        buffer = add(buffer, jnp.asarray(obs), jnp.asarray(a), jnp.asarray(r, dtype), jnp.asarray(next_obs),
-                     jnp.asarray(float(term), dtype))  # arrays: filter_jit would make floats static
+        transition = (jnp.asarray(obs), jnp.asarray(a), jnp.asarray(r, dtype), jnp.asarray(next_obs),
+                      jnp.asarray(float(term), dtype))  # arrays: filter_jit would make floats static
+        buffer = _add(transition, buffer)
         obs, episode_return = next_obs, episode_return + float(r)
         if term or trunc:
             returns.append(episode_return)
             episode += 1
             obs, episode_return = w.reset(env.reset(seed + episode)), 0.0
         if t >= loop.start_steps:
-            state, _ = sac_update(state, buffer.sample(k_sample, config.batch), k_update, config)
+            state, _ = _learn(state, buffer, k_learn, config)
         if loop.eval_every and (t + 1) % loop.eval_every == 0:
             evaluations.append((t + 1, float(np.mean(evaluate(state.actor, env, loop.eval_episodes, loop.window)))))
             if log:
