@@ -12,7 +12,7 @@ NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parents[1] / "notebooks").g
 # All notebooks run in CI's separate `slow` step (equivalence ~30 s, fitting ~1.5 min, networks
 # ~2 min); the equivalence notebook's main job is `hhjax equivalence`, tested in the default suite.
 _SLOW = ("01_equivalence.ipynb", "02_fitting.ipynb", "03_networks.ipynb", "04_channels.ipynb",
-         "05_networks_cobahh.ipynb")
+         "05_networks_cobahh.ipynb", "06_rl.ipynb")
 PARAMS = [pytest.param(p, marks=pytest.mark.slow) if p.name in _SLOW else p for p in NOTEBOOKS]
 
 
@@ -33,6 +33,10 @@ def test_notebook_executes(path, tmp_path):
         assert 50.0 < rate < 70.0
     if path.name.startswith("05_"):
         _check_cobahh_notebook(outputs)
+    if path.name.startswith("06_"):
+        finals = {ln.split(":")[0]: float(ln.split("final return ")[1].split()[0])
+                  for ln in outputs.splitlines() if "final return" in ln}
+        assert set(finals) == {"ann", "hh"} and all(1 <= f <= 1000 for f in finals.values()), finals
 
 
 def _check_cobahh_notebook(outputs):

@@ -7,10 +7,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import bench, compare, equivalence, fit, network, simulate, train
+from . import bench, compare, equivalence, fit, network, rl, simulate, train
 from .environment import enable_compile_cache, set_xla_flags
 
-COMMANDS = (simulate, fit, equivalence, network, bench, train, compare)
+COMMANDS = (simulate, fit, equivalence, network, bench, train, rl, compare)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -41,6 +41,17 @@ class ReplayBuffer(eqx.Module):
                             put(self.next_obs, next_obs), put(self.done, done), (i + 1) % self.capacity,
                             jnp.minimum(self.size + 1, self.capacity))
 
+    def extend(self, obs, action, reward, next_obs, done) -> "ReplayBuffer":
+        """The buffer with a batch of transitions (leading axis n <= capacity) written in order."""
+        n = reward.shape[0]
+        if n > self.capacity:
+            raise ValueError(f"a batch of {n} transitions does not fit a buffer of {self.capacity}")
+        rows = (self.position + jnp.arange(n, dtype=self.position.dtype)) % self.capacity
+        put = lambda store, value: store.at[rows].set(jnp.asarray(value, store.dtype))  # noqa: E731
+        return ReplayBuffer(put(self.obs, obs), put(self.action, action), put(self.reward, reward),
+                            put(self.next_obs, next_obs), put(self.done, done), (self.position + n) % self.capacity,
+                            jnp.minimum(self.size + n, self.capacity))
+
     def sample(self, key, batch: int) -> dict:
         """`batch` transitions drawn uniformly (with replacement) from the filled rows."""
         rows = jax.random.randint(key, (batch,), 0, jnp.maximum(self.size, 1))

@@ -19,15 +19,15 @@ from .actors import Actor, actor_filter
 
 @dataclass(frozen=True)
 class SACConfig:
-    """SAC settings (defaults: spec §4.4 — γ 0.99, τ 0.005, Adam 3e-4, batch 64, α 0.2 or
-    tuned towards entropy −|A|)."""
+    """SAC settings (defaults: spec §4.4 — γ 0.99, τ 0.005, Adam 3e-4, batch 64, α 0.2 fixed;
+    `auto_alpha` tunes α towards entropy `target_entropy`, default −|A|)."""
 
     gamma: float = 0.99
     tau: float = 0.005
     lr: float = 3e-4
     batch: int = 64
     alpha: float = 0.2
-    auto_alpha: bool = True
+    auto_alpha: bool = False
     critic_hidden: int = 256
     target_entropy: float | None = None  # default −action_dim
 

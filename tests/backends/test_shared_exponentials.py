@@ -64,7 +64,8 @@ def test_shared_rates_keep_rk4_on_the_reference(hh_reference, dtype, tol):
         assert np.max(np.abs(np.asarray(got) - p["spike_times_ms"])) < tol
 
 
-@pytest.mark.parametrize("name", ["hodgkin-huxley", "wang-buzsaki", "traub-miles", "connor-stevens"])
+@pytest.mark.parametrize("name", ["hodgkin-huxley", "traub-miles", pytest.param("wang-buzsaki", marks=pytest.mark.slow),
+                                  pytest.param("connor-stevens", marks=pytest.mark.slow)])
 def test_library_models_share_exponentials_without_changing_their_rates(name):
     """A channel model's α/β rates with shared exponentials (`tuned_model`) equal the direct
     ones to 1e-13 relative over −100…50 mV (float64), and a solve gives the same spikes."""

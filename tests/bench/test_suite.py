@@ -13,6 +13,7 @@ import pytest
 from conftest import ROOT
 
 
+@pytest.mark.slow
 def test_cli_bench_host_devices_option_sets_the_device_count(tmp_path):
     """`hhjax bench --host-devices 2` starts JAX with two CPU devices (recorded in the
     result's environment), `--host-devices 1` with one; a count below 1 is an error."""

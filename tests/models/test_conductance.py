@@ -26,7 +26,9 @@ def test_hh_from_channels_equals_the_hand_written_hh():
     np.testing.assert_allclose(sb.spike_list(), sa.spike_list(), rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", list(hj.LIBRARY))
+# two library models in the default suite (the squid axon and Traub–Miles), every one in the slow step
+@pytest.mark.parametrize("name", [n if n in ("hodgkin-huxley", "traub-miles") else pytest.param(n, marks=pytest.mark.slow)
+                                  for n in hj.LIBRARY])
 def test_tvlif_decomposition_equals_its_model(name):
     """`tvlif_decompose(model)` — gate units and a membrane unit, simulating its own gates —
     gives the model's spike times within 1e-6 ms (adaptive float64) on a random stimulus
