@@ -10,6 +10,8 @@ from .common import ints, versions
 
 
 def _experiment(a):
+    """The `RLExperiment` the options describe."""
+    from ..rl.environments.tasks import get_task
     from ..rl.experiment import RLExperiment
     from ..rl.loop import LoopConfig
     from ..rl.sac import SACConfig
@@ -17,14 +19,12 @@ def _experiment(a):
     noise = tuple(x for x in a.noise.split(",") if x) if a.noise else ()
     sac = SACConfig(gamma=a.gamma, tau=a.tau, lr=a.lr, batch=a.batch, alpha=a.alpha, auto_alpha=a.auto_alpha,
                     critic_hidden=a.critic_hidden)
-    from ..rl.environments.tasks import get_task
-
     steps = get_task(a.env).default_steps if a.steps is None else a.steps
-    loop = LoopConfig(steps=steps, start_steps=a.start_steps, eval_every=a.eval_every,
-                      eval_episodes=a.eval_episodes, checkpoint_every=a.checkpoint_every,
-                      window=a.window)
-    return RLExperiment(model=a.model, env=a.env, backend=a.backend, num_envs=a.num_envs, hidden=a.hidden, repeat=a.repeat,
-                        critic_follows_actor=a.critic_follows_actor, noise=noise, reward=a.reward, sac=sac, loop=loop)
+    loop = LoopConfig(steps=steps, start_steps=a.start_steps, eval_every=a.eval_every, eval_episodes=a.eval_episodes,
+                      checkpoint_every=a.checkpoint_every, window=a.window)
+    return RLExperiment(model=a.model, env=a.env, backend=a.backend, num_envs=a.num_envs, hidden=a.hidden,
+                        repeat=a.repeat, critic_follows_actor=a.critic_follows_actor, noise=noise, reward=a.reward,
+                        sac=sac, loop=loop)
 
 
 def cmd_rl(a) -> int:

@@ -69,9 +69,10 @@ class RLExperiment:
         return d
 
 
-def run_seed(exp: RLExperiment, seed: int, *, checkpoint_dir=None, resume=False, progress=None, log=None) -> dict:
-    """Train one agent and score it: `final_return` is the mean standard-reward return of
-    `exp.final_episodes` deterministic episodes (state noise as in training)."""
+def run_seed(exp: RLExperiment, seed: int, *, checkpoint_dir=None, resume=False, progress=None, log=None):
+    """Train one agent and score it. Returns (record, final `SACState`); the record's
+    `final_return` is the mean standard-reward return of `exp.final_episodes` deterministic
+    episodes (state noise as in training), next to the curves, wall time and steps/s."""
     env = make_environment(exp.env, exp.backend, exp.num_envs)
     eval_env = make_environment(exp.env, exp.backend, exp.num_envs)
     actor = make_actor(exp.model, env.task.state_dim, env.action_dim, key=jax.random.PRNGKey(seed),
