@@ -10,8 +10,6 @@ where it stopped.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import pathlib
 import pickle
@@ -23,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..fitting.loop import fingerprint as settings_fingerprint
 from .environments.base import as_numpy_done
 from .replay import ReplayBuffer
 from .rewards import LearningSignal
@@ -145,11 +144,6 @@ class Progress:
     metrics: list = field(default_factory=list)  # (step, {name: value})
 
 
-def run_fingerprint(*parts) -> str:
-    """A short hash of the settings that define a run (a resumed run must match)."""
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 def save_checkpoint(directory, device_state, host: dict) -> None:
     """Write the device pytree and the host state to one file atomically (temporary file,
     fsync, rename): a kill at any moment leaves the previous checkpoint whole."""
@@ -199,7 +193,7 @@ def train_sac(env, actor, config: SACConfig, loop: LoopConfig, *, seed: int = 0,
     rng = np.random.default_rng(seed)
     windows = StateWindows(n, loop.window, task.state_dim, dtype)
     record = Progress()
-    fingerprint = run_fingerprint(fingerprint, asdict(config), asdict(loop), asdict(signal), seed, n, task.name)
+    fingerprint = settings_fingerprint(fingerprint, asdict(config), asdict(loop), asdict(signal), seed, n, task.name)
     restored = load_checkpoint(checkpoint_dir, (state, buffer, key), fingerprint) if (resume and checkpoint_dir) else None
     if restored is not None:
         (state, buffer, key), host = restored

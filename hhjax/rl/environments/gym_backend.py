@@ -52,7 +52,7 @@ class GymEnvironment:
             state, _ = self._env.reset()
             self._elapsed = 0
             return state[None]
-        return self._env.unwrapped._get_obs()[None]
+        return self._env._get_obs()[None]
 
     def get_state(self) -> dict:
         mj, env = self._mujoco, self._env

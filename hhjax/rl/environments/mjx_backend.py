@@ -56,6 +56,8 @@ class MJXEnvironment:
         self._reset_all = jax.jit(_mjx_conventions(jax.vmap(self._start)))
         self._step = jax.jit(_mjx_conventions(self._step_all))
         self._restart = jax.jit(_mjx_conventions(self._restart_where))
+        self._forward_all = jax.jit(_mjx_conventions(jax.vmap(lambda d: mjx.forward(self._model, d))))
+        self._observe_all = jax.jit(jax.vmap(lambda c: self._observe(c.data)))
 
     # --- one copy ------------------------------------------------------------------
     def _observe(self, d):
@@ -105,7 +107,7 @@ class MJXEnvironment:
 
     def reset(self, seed: int):
         self._copies = self._reset_all(jax.random.split(jax.random.PRNGKey(int(seed)), self.num_envs))
-        return jax.vmap(lambda c: self._observe(c.data))(self._copies)
+        return self._observe_all(self._copies)
 
     def step(self, action) -> Step:
         if self._copies is None:
@@ -123,9 +125,8 @@ class MJXEnvironment:
         c = self._copies
         data = c.data.replace(qpos=c.data.qpos.at[copy].set(jnp.asarray(qpos, c.data.qpos.dtype)),
                               qvel=c.data.qvel.at[copy].set(jnp.asarray(qvel, c.data.qvel.dtype)))
-        forward = jax.jit(_mjx_conventions(jax.vmap(lambda d: self._mjx.forward(self._model, d))))
-        self._copies = _Copies(forward(data), c.elapsed, c.key)
-        return jax.vmap(lambda c: self._observe(c.data))(self._copies)
+        self._copies = _Copies(self._forward_all(data), c.elapsed, c.key)
+        return self._observe_all(self._copies)
 
     def get_state(self) -> dict:
         return dict(leaves=[np.asarray(x) for x in jax.tree.leaves(self._copies)])
