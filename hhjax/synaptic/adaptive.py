@@ -124,9 +124,10 @@ def event_solve(network: Network, state: NetworkState, t0: float, t1: float, *, 
         for key, p in c.pending.items():
             conn = network.projections[key].connectivity
             due = p.valid & (p.times <= t + tol)
-            w = conn.weights if jnp.ndim(conn.weights) == 0 else conn.weights[p.pre]
+            rows = conn.rows_of(p.pre)
+            w = conn.weights if jnp.ndim(conn.weights) == 0 else conn.weights[rows]
             w = jnp.where(due, jnp.broadcast_to(w, due.shape), 0).astype(dtype)
-            arrivals[key] = jnp.zeros((conn.n_post,), dtype).at[conn.targets[p.pre]].add(w, mode="drop")
+            arrivals[key] = jnp.zeros((conn.n_post,), dtype).at[conn.targets[rows]].add(w, mode="drop")
             pending[key] = Pending(p.times, p.valid & ~due, p.pre)
         return network.deliver(y, arrivals), pending
 
@@ -134,8 +135,8 @@ def event_solve(network: Network, state: NetworkState, t0: float, t1: float, *, 
         new, overflow = dict(pending), jnp.zeros((), bool)
         for key, proj in network.projections.items():
             conn, p = proj.connectivity, pending[key]
-            delays = jnp.broadcast_to(conn.delays, conn.targets.shape).astype(dtype)
-            real = conn.targets < conn.n_post
+            delays = jnp.broadcast_to(conn.delays, conn.targets.shape).astype(dtype)[conn.rows_of(jnp.arange(conn.n_pre))]
+            real = conn.targets[conn.rows_of(jnp.arange(conn.n_pre))] < conn.n_post
 
             def add_one(j, state):
                 pend, over = state

@@ -1,11 +1,14 @@
 """Who connects to whom: connectivity rules built on the host (NumPy, seeded) and stored on
 the device as padded rows, one row per presynaptic neuron (an ELL layout of the CSR matrix).
 
-`targets[i, :]` lists the postsynaptic neurons of presynaptic neuron i, padded with `n_post`
-(an index that scatters drop); an extra last row is all padding, so that a gather of "no
-spike" (index `n_pre`) adds nothing. Weights and delays are one number for every synapse or
-one per synapse in the same layout. Memory ∝ n_pre × max fan-out. Repeated pairs
-(multapses) are allowed and counted as separate synapses.
+Rows are stored only for the presynaptic neurons from the first to the last that has a
+synapse (`first_row` … `first_row + n_rows − 1`): a projection from part of a population
+(the excitatory 80 % of a benchmark network) stores and reads no empty rows for the rest.
+`targets[r, :]` lists the postsynaptic neurons of presynaptic neuron `first_row + r`, padded
+with `n_post`; an extra last row is all padding, the row of every presynaptic index outside
+the stored ones (`rows_of`), so a gather of "no spike" adds nothing. Weights and delays are
+one number for every synapse or one per synapse in the same layout. Memory ∝ stored rows ×
+max fan-out. Repeated pairs (multapses) are allowed and counted as separate synapses.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ _BYTES_PER_SYNAPSE_BUILD = 40  # host arrays while building (indices, sort keys,
 class Connectivity(eqx.Module):
     """Synapses from `n_pre` to `n_post` neurons (see the module docstring).
 
-    `weights`: shape () or (n_pre + 1, F); `delays` (ms): shape () or (n_pre + 1, F)."""
+    `targets`: (n_rows + 1, F); `weights`: shape () or (n_rows + 1, F); `delays` (ms): shape
+    () or (n_rows + 1, F); row r belongs to presynaptic neuron `first_row + r`."""
 
     targets: Array
     weights: Array
@@ -33,24 +37,47 @@ class Connectivity(eqx.Module):
     n_post: int = eqx.field(static=True)
     n_synapses: int = eqx.field(static=True)
     max_delay: float = eqx.field(static=True, default=0.0)  # ms (static: it sets the delay buffer's depth)
+    first_row: int = eqx.field(static=True, default=0)
 
     @property
     def max_fan_out(self) -> int:
         return int(self.targets.shape[1])
 
+    @property
+    def n_rows(self) -> int:
+        """Stored presynaptic rows (without the padding row)."""
+        return int(self.targets.shape[0]) - 1
+
+    @property
+    def row_range(self) -> tuple[int, int]:
+        """The presynaptic indices [start, stop) that have stored rows."""
+        return self.first_row, self.first_row + self.n_rows
+
+    def rows_of(self, pre: Array) -> Array:
+        """Stored row of each presynaptic index in `pre` (the padding row for indices without
+        one, e.g. `n_pre`, "no spike")."""
+        local = pre - self.first_row
+        return jnp.where((local >= 0) & (local < self.n_rows), local, self.n_rows)
+
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """(pre, post) index arrays of every synapse (host NumPy)."""
-        targets = np.asarray(self.targets)[: self.n_pre]
-        pre, col = np.nonzero(targets < self.n_post)
-        return pre, targets[pre, col]
+        targets = np.asarray(self.targets)[: self.n_rows]
+        row, col = np.nonzero(targets < self.n_post)
+        return row + self.first_row, targets[row, col]
 
     def dense_weights(self) -> np.ndarray:
         """The (n_pre, n_post) weight matrix (host NumPy; small networks only)."""
         pre, post = self.pairs()
-        targets = np.asarray(self.targets)[: self.n_pre]
-        w = np.broadcast_to(np.asarray(self.weights), np.asarray(self.targets).shape)[: self.n_pre]
+        targets = np.asarray(self.targets)[: self.n_rows]
+        w = np.broadcast_to(np.asarray(self.weights), np.asarray(self.targets).shape)[: self.n_rows]
         out = np.zeros((self.n_pre, self.n_post), w.dtype)
         np.add.at(out, (pre, post), w[targets < self.n_post])
+        return out
+
+    def fan_out(self) -> np.ndarray:
+        """Synapses of each presynaptic neuron, shape (n_pre,) (host NumPy)."""
+        out = np.zeros(self.n_pre, np.int64)
+        out[self.first_row:self.first_row + self.n_rows] = (np.asarray(self.targets)[: self.n_rows] < self.n_post).sum(1)
         return out
 
 
@@ -84,17 +111,19 @@ def from_arrays(pre, post, n_pre: int, n_post: int, *, weight=1.0, delay=0.0) ->
     n = pre.size
     weight, delay = _per_synapse(weight, n, "weight"), _per_synapse(delay, n, "delay")
     order = np.argsort(pre, kind="stable")
-    pre_sorted = pre[order]
-    counts = np.bincount(pre_sorted, minlength=n_pre)
+    first = int(pre.min()) if n else 0
+    n_rows = int(pre.max()) + 1 - first if n else 1
+    row = pre[order] - first
+    counts = np.bincount(row, minlength=n_rows)
     fan_out = max(int(counts.max()) if n else 0, 1)
     start = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    column = np.arange(n) - start[pre_sorted]
+    column = np.arange(n) - start[row]
 
     def layout(values, fill):
         if isinstance(values, jax.Array):
-            return jnp.full((n_pre + 1, fan_out), fill, values.dtype).at[pre_sorted, column].set(values[order])
-        out = np.full((n_pre + 1, fan_out), fill, dtype=values.dtype)
-        out[pre_sorted, column] = values[order]
+            return jnp.full((n_rows + 1, fan_out), fill, values.dtype).at[row, column].set(values[order])
+        out = np.full((n_rows + 1, fan_out), fill, dtype=values.dtype)
+        out[row, column] = values[order]
         return out
 
     targets = layout(post.astype(np.int32), np.int32(n_post))
@@ -104,7 +133,7 @@ def from_arrays(pre, post, n_pre: int, n_post: int, *, weight=1.0, delay=0.0) ->
         raise TypeError("delays must be concrete numbers (they set the delay buffer's depth), not traced values")
     max_delay = float(np.max(np.asarray(delays))) if np.size(delays) else 0.0
     return Connectivity(jnp.asarray(targets), jnp.asarray(weights), jnp.asarray(delays), int(n_pre), int(n_post),
-                        int(n), max_delay)
+                        int(n), max_delay, first)
 
 
 def _rng(seed):

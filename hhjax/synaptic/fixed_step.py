@@ -29,14 +29,14 @@ from ..integrate.solvers import ModelTerm
 from .monitors import SpikeRecord
 from .network import Network, NetworkState
 from .population import PoissonSource
-from .propagation import Outgoing, SpikeCount
+from .propagation import ChunkJob, Outgoing, SpikeCount, default_chunk, run_chunk_jobs
 
 
 class Carry(eqx.Module):
     """What the loop carries from step to step."""
 
     state: NetworkState
-    buffers: dict[str, Array]     # per projection: (depth, n_post) weights due per step
+    buffers: dict[str, Array]     # per projection: its delay ring buffer (`Outgoing`)
     last_spike: dict[str, Array]  # per neuron population: time (ms) of the last spike
     records: dict[str, SpikeRecord]
     step: Array
@@ -59,10 +59,7 @@ class StepPlan(eqx.Module):
     def initial_carry(self, state: NetworkState, capacities: dict[str, int]) -> Carry:
         net = self.network
         dtype = jax.tree.leaves(state)[0].dtype
-        buffers = {}
-        for outs in self.outgoing.values():
-            for key, out in outs.items():
-                buffers[key] = jnp.zeros((out.depth, net.populations[net.projections[key].post].n), dtype)
+        buffers = {key: out.empty_buffer(dtype) for key, out in self.all_outgoing.items()}
         last = {k: jnp.full((p.n,), -jnp.inf, dtype) for k, p in net.neuron_populations.items()}
         records = {k: SpikeRecord.empty(capacities[k] if self.record_spikes else 1, dtype)
                    for k in net.populations}
@@ -76,10 +73,8 @@ class StepPlan(eqx.Module):
         t = jnp.asarray(self.t0, dtype) + n.astype(dtype) * dt
 
         buffers, arrivals = dict(carry.buffers), {}
-        for key, buf in buffers.items():
-            slot = n % buf.shape[0]
-            arrivals[key] = buf[slot]
-            buffers[key] = buf.at[slot].set(0)
+        for key, out in self.all_outgoing.items():
+            arrivals[key], buffers[key] = out.take_due(buffers[key], n)
         V0 = net.voltages(carry.state)  # (before the arrivals: a delta kick across threshold is a crossing)
         state = net.deliver(carry.state, arrivals)
         term = ModelTerm(net.vector_field, decay=net.decay_rates)
@@ -121,6 +116,10 @@ class StepPlan(eqx.Module):
         state1 = NetworkState(neurons=neurons, synapses=state1.synapses)
         return Carry(state1, buffers, last, records, n + 1), counts
 
+    @property
+    def all_outgoing(self) -> dict:
+        return {key: out for outs in self.outgoing.values() for key, out in outs.items()}
+
     def _emit(self, name, n_pre, spiked, value, t_spike, buffers, record, base):
         """Send this step's spikes of population `name` into the delay buffers and the spike
         record: all synapses at once, or chunk by chunk of spiking neurons (located by
@@ -129,19 +128,13 @@ class StepPlan(eqx.Module):
         buffers = self.propagation.propagate_all(value, outgoing, buffers, base)
         if not (self.record_spikes or (outgoing and self.propagation.reads_chunks)):
             return buffers, record
-        k = self.propagation.chunk_size(n_pre)
         count = SpikeCount.of(spiked)
-        total = count.total
-
-        def chunk(c, state):
-            bufs, rec = state
-            idx = count.indices(c * k, k)
-            if self.record_spikes:
-                rec = rec.add(idx, t_spike, c * k)
-            return self.propagation.propagate_chunk(idx, outgoing, bufs, base), rec
-
-        buffers, record = jax.lax.fori_loop(0, (total + k - 1) // k, chunk, (buffers, record))
-        return buffers, record.counted(total) if self.record_spikes else record
+        jobs = self.propagation.event_jobs(outgoing, base)
+        if self.record_spikes:
+            jobs.append(ChunkJob(0, n_pre, default_chunk(n_pre),
+                                 lambda offset, idx, carry: (carry[0], carry[1].add(idx, t_spike, offset))))
+        buffers, record = run_chunk_jobs(count, jobs, (buffers, record))
+        return buffers, record.counted(count.total) if self.record_spikes else record
 
     def sample(self, carry: Carry) -> dict:
         return {pop: jax.tree.map(lambda x: x[idx], carry.state.neurons[pop]) for pop, idx in self.samples.items()}

@@ -3,19 +3,22 @@ in `run.choose_propagation`:
 
 - `EventDriven`: only the rows of the neurons that spiked are read (a gather of their padded
   target rows, then one scatter-add), in chunks of `chunk` spiking neurons until all are
-  done (`propagate_chunk`). Work per step ∝ n + spikes × fan-out, the n being one sum per
+  done (`event_jobs`, run in one loop by `run_chunk_jobs`). Work per step ∝ n + spikes × fan-out, the n being one sum per
   block of 32 neurons (`SpikeCount`). Forward only (a loop of data-dependent length).
 - `AllSynapses`: every synapse every step, each weighted by its presynaptic spike value
   (0/1 forward, surrogate derivative backward; `propagate_all`). Work per step ∝ synapses;
   differentiable.
 
-Both add, for every synapse i → j with delay d steps, weight·spike into
-`buffer[(step + 1 + d) % depth, j]`.
+Both add, for every synapse i → j with delay d steps, weight·spike into slot
+`(step + 1 + d) % depth` of the projection's ring buffer (`Outgoing`), at neuron j.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
@@ -23,20 +26,45 @@ from .connectivity import Connectivity
 
 
 class Outgoing(eqx.Module):
-    """One projection's connectivity with its delays in steps (shape () or (n_pre + 1, F))."""
+    """One projection's connectivity with its delays in steps (shape () or (n_rows + 1, F)),
+    and the layout of its delay ring buffer: one flat array of `depth` slots of n_post
+    weights (XLA CPU scatters into one flat index about twice as fast as into a (slot,
+    neuron) pair); the padding of the connectivity rows scatters past its end, dropped."""
 
     connectivity: Connectivity
     delay_steps: Array
     depth: int = eqx.field(static=True)
 
+    @property
+    def n_post(self) -> int:
+        return self.connectivity.n_post
 
-def _scatter(buffer, rows, out: Outgoing, weight_rows, delay_rows, base):
-    slot = (base + delay_rows) % out.depth
-    return buffer.at[slot, rows].add(weight_rows, mode="drop")
+    def empty_buffer(self, dtype) -> Array:
+        return jnp.zeros((self.depth * self.n_post,), dtype)
 
+    def take_due(self, buffer: Array, step) -> tuple[Array, Array]:
+        """The weights arriving at `step` (shape (n_post,)), and the buffer with that slot
+        emptied for reuse."""
+        start = (step % self.depth) * self.n_post
+        due = jax.lax.dynamic_slice(buffer, (start,), (self.n_post,))
+        return due, jax.lax.dynamic_update_slice(buffer, jnp.zeros_like(due), (start,))
 
-def _take_rows(x, idx):
-    return x if jnp.ndim(x) == 0 else x[idx]
+    def add(self, buffer: Array, rows: Array, values: Array, base) -> Array:
+        """Add `values` (broadcast to (len(rows), F)) through the stored `rows` of the
+        connectivity, each synapse into the slot of step `base + delay`."""
+        # (unsigned indices: JAX adds no wrap-around of negative indices, which XLA CPU
+        # would otherwise evaluate for every synapse)
+        rows = rows.astype(jnp.uint32)
+        targets = self.connectivity.targets[rows].astype(jnp.uint32)
+        delays = self.delay_steps if jnp.ndim(self.delay_steps) == 0 else self.delay_steps[rows]
+        slot = ((base + delays) % self.depth).astype(jnp.uint32)
+        flat = jnp.where(targets < self.n_post, slot * self.n_post + targets, self.depth * self.n_post)
+        values = jnp.broadcast_to(values.astype(buffer.dtype), targets.shape)
+        return buffer.at[flat].add(values, mode="drop")
+
+    def row_weights(self, rows: Array) -> Array:
+        w = self.connectivity.weights
+        return w if jnp.ndim(w) == 0 else w[rows]
 
 
 _BLOCK = 32  # neurons per block of the two-level spike count
@@ -61,43 +89,98 @@ class SpikeCount(eqx.Module):
     def total(self) -> Array:
         return self.cumulative[-1]
 
-    def indices(self, start, size: int) -> Array:
-        """The neurons of spikes number start … start + size − 1 (n where there are fewer): a
-        binary search over blocks, then a count inside each block found."""
+    def before(self, index: int) -> Array:
+        """Spikes of the neurons below `index` (a Python int)."""
+        block, inside = divmod(index, _BLOCK)
+        count = self.cumulative[block - 1] if block > 0 else jnp.zeros((), jnp.int32)
+        if inside:
+            count = count + jnp.sum(self.blocks[block, :inside], dtype=jnp.int32)
+        return count
+
+    def indices(self, start, size: int, stop=None, shift: int = 0, none: int | None = None) -> Array:
+        """The neurons of spikes number start … start + size − 1, less `shift` (`none`,
+        default n, for numbers at or beyond `stop`, default the total): a binary search over
+        blocks, then a count inside each block found."""
+        stop = self.total if stop is None else stop
+        none = self.n if none is None else none
         wanted = start + 1 + jnp.arange(size, dtype=jnp.int32)
         block = jnp.minimum(jnp.searchsorted(self.cumulative, wanted, side="left"), self.cumulative.shape[0] - 1)
         before = jnp.where(block > 0, self.cumulative[jnp.maximum(block - 1, 0)], 0)
         inside = jnp.cumsum(self.blocks[block], axis=1, dtype=jnp.int32)          # (size, _BLOCK)
         offset = jnp.argmax(inside >= (wanted - before)[:, None], axis=1).astype(jnp.int32)
-        return jnp.where(wanted <= self.total, block.astype(jnp.int32) * _BLOCK + offset, self.n)
+        return jnp.where(wanted <= stop, block.astype(jnp.int32) * _BLOCK + offset - shift, none)
+
+    def span(self, lo: int, hi: int) -> tuple[Array, Array]:
+        """The numbers [first, last) of this step's spikes of neurons lo … hi − 1."""
+        return self.before(lo), self.total if hi >= self.n else self.before(hi)
+
+
+class ChunkJob(eqx.Module):
+    """Work on this step's spiking neurons with indices in [lo, hi), `chunk` at a time:
+    `body(offset, idx, carry) → carry`, with `idx` (chunk,) the neuron indices less
+    `shift` (`none` past the last) and `offset` how many of these spikes came in earlier
+    rounds."""
+
+    lo: int = eqx.field(static=True)
+    hi: int = eqx.field(static=True)
+    chunk: int = eqx.field(static=True)
+    body: Callable = eqx.field(static=True)
+    shift: int = eqx.field(static=True, default=0)
+    none: int | None = eqx.field(static=True, default=None)
+
+
+def run_chunk_jobs(count: SpikeCount, jobs: list[ChunkJob], carry):
+    """All `jobs` in one loop of as many rounds as the longest needs (one loop costs less
+    than several on small networks; chunks sized to each job's share of the neurons keep
+    the rounds balanced)."""
+    if not jobs:
+        return carry
+    spans = [count.span(job.lo, job.hi) for job in jobs]
+    rounds = jnp.max(jnp.stack([(last - first + job.chunk - 1) // job.chunk
+                                for job, (first, last) in zip(jobs, spans)]))
+
+    def round_(c, carry):
+        for job, (first, last) in zip(jobs, spans):
+            idx = count.indices(first + c * job.chunk, job.chunk, last, job.shift, job.none)
+            carry = job.body(c * job.chunk, idx, carry)
+        return carry
+
+    return jax.lax.fori_loop(0, rounds, round_, carry)
+
+
+def default_chunk(n_pre: int) -> int:
+    """Spiking neurons handled per round of the event-driven loop."""
+    return int(min(n_pre, max(32, n_pre // 400)))
 
 
 class EventDriven(eqx.Module):
     """Gather the target rows of up to `chunk` spiking neurons at a time (default: set from
-    the presynaptic population size by `default_chunk`)."""
+    the number of presynaptic rows by `default_chunk`), each projection over the spikes of
+    its own presynaptic rows only."""
 
     chunk: int | None = eqx.field(static=True, default=None)
     reads_chunks: bool = eqx.field(static=True, default=True, init=False)
 
-    @staticmethod
-    def default_chunk(n_pre: int) -> int:
-        return int(min(n_pre, max(32, n_pre // 400)))
-
     def chunk_size(self, n_pre: int) -> int:
-        return self.chunk or self.default_chunk(n_pre)
+        return self.chunk or default_chunk(n_pre)
 
     def propagate_all(self, value, outgoing, buffers, base) -> dict:
         return buffers
 
-    def propagate_chunk(self, idx: Array, outgoing: dict[str, Outgoing], buffers: dict, base) -> dict:
-        """Add the rows of presynaptic neurons `idx` (n_pre marks "none")."""
-        new = dict(buffers)
-        k = idx.shape[0]
+    def event_jobs(self, outgoing: dict[str, Outgoing], base) -> list[ChunkJob]:
+        """One job per projection, over the spikes of its own presynaptic rows; the loop
+        carry is (buffers, …)."""
+        jobs = []
         for key, out in outgoing.items():
-            conn = out.connectivity
-            w = jnp.broadcast_to(_take_rows(conn.weights, idx).astype(buffers[key].dtype), (k, conn.max_fan_out))
-            new[key] = _scatter(buffers[key], conn.targets[idx], out, w, _take_rows(out.delay_steps, idx), base)
-        return new
+            lo, hi = out.connectivity.row_range
+
+            def body(offset, rows, carry, key=key, out=out):
+                buffers, *rest = carry
+                return ({**buffers, key: out.add(buffers[key], rows, out.row_weights(rows), base)}, *rest)
+
+            # (the indices come as rows of the connectivity, its padding row past the last)
+            jobs.append(ChunkJob(lo, hi, self.chunk_size(hi - lo), body, shift=lo, none=hi - lo))
+        return jobs
 
 
 class AllSynapses(eqx.Module):
@@ -106,19 +189,16 @@ class AllSynapses(eqx.Module):
     reads_chunks: bool = eqx.field(static=True, default=False, init=False)
 
     def chunk_size(self, n_pre: int) -> int:
-        return EventDriven.default_chunk(n_pre)
+        return default_chunk(n_pre)
 
-    def propagate_chunk(self, idx, outgoing, buffers, base) -> dict:
-        return buffers
+    def event_jobs(self, outgoing, base) -> list:
+        return []
 
     def propagate_all(self, spiked: Array, outgoing: dict[str, Outgoing], buffers: dict, base) -> dict:
         new = dict(buffers)
         for key, out in outgoing.items():
-            conn = out.connectivity
-            n = conn.n_pre
-            s = spiked.astype(buffers[key].dtype)[:, None]
-            w = jnp.broadcast_to(conn.weights if jnp.ndim(conn.weights) == 0 else conn.weights[:n],
-                                 (n, conn.max_fan_out)).astype(buffers[key].dtype)
-            d = out.delay_steps if jnp.ndim(out.delay_steps) == 0 else out.delay_steps[:n]
-            new[key] = _scatter(buffers[key], conn.targets[:n], out, s * w, d, base)
+            lo, hi = out.connectivity.row_range
+            rows = jnp.arange(hi - lo)
+            s = spiked[lo:hi].astype(buffers[key].dtype)[:, None]
+            new[key] = out.add(buffers[key], rows, s * out.row_weights(rows), base)
         return new

@@ -123,9 +123,7 @@ class NetworkRun:
         """Spikes × their neurons' fan-out, summed over projections (kept spikes only)."""
         total = 0
         for proj in self.network.projections.values():
-            c = proj.connectivity
-            fan_out = np.asarray((np.asarray(c.targets) < c.n_post).sum(1))
-            total += int(fan_out[self.spikes[proj.pre].index].sum())
+            total += int(proj.connectivity.fan_out()[self.spikes[proj.pre].index].sum())
         return total
 
 

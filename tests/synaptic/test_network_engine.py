@@ -161,3 +161,27 @@ def test_spike_count_finds_the_spiking_neurons_in_order(n):
             part = expected[start:start + size]
             want[: len(part)] = part
             np.testing.assert_array_equal(got, want)
+        for lo, hi in ((0, n), (0, n // 2), (n // 3, n), (n // 4, n // 4 + 17)):
+            first, last = count.span(lo, min(hi, n))
+            assert (int(first), int(last)) == (int(np.sum(expected < lo)), int(np.sum(expected < min(hi, n))))
+
+
+def test_connectivity_stores_only_the_rows_of_its_presynaptic_range():
+    # a projection from neurons 300–399 of a 1,000-neuron population (as "inh" in the benchmarks)
+    rng = np.random.default_rng(5)
+    pre = rng.integers(300, 400, 2000)
+    post = rng.integers(0, 700, 2000)
+    w = rng.random(2000)
+    c = sy.from_arrays(pre, post, 1000, 700, weight=w, delay=0.1 * rng.integers(0, 5, 2000))
+    assert c.row_range == (int(pre.min()), int(pre.max()) + 1) and c.n_rows <= 100
+    got_pre, got_post = c.pairs()
+    assert sorted(zip(got_pre.tolist(), got_post.tolist())) == sorted(zip(pre.tolist(), post.tolist()))
+    dense = np.zeros((1000, 700))
+    np.add.at(dense, (pre, post), w)
+    np.testing.assert_allclose(c.dense_weights(), dense, rtol=1e-12)
+    np.testing.assert_array_equal(c.fan_out(), np.bincount(pre, minlength=1000))
+    rows = np.asarray(c.rows_of(jnp.asarray([0, 299, 300, 399, 400, 1000])))
+    np.testing.assert_array_equal(rows, [c.n_rows, c.n_rows, 300 - c.first_row, 399 - c.first_row, c.n_rows,
+                                         c.n_rows])
+    full = sy.from_arrays(np.concatenate([pre, [0]]), np.concatenate([post, [0]]), 1000, 700)
+    assert full.n_rows == int(pre.max()) + 1  # (from row 0: the memory follows the stored rows)
