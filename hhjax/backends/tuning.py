@@ -28,6 +28,11 @@ class Tuning:
       from copying every state variable on every step (None: never). HH Euler float32,
       neuron-steps/s single → paired: N = 10,000 2.3–3.4e8 → 4.4–4.5e8, 100,000
       3.5–3.9e8 → 6.4–6.6e8.
+    - `network_paired_from_neurons`: the same for the synaptic network loop
+      (`synaptic/step_loops.py`), from this many neurons in the network on (None: never).
+      COBAHH float32, ms per step single → paired: N = 100 0.0055 → 0.0054–0.0067,
+      1,000 0.039 → 0.031–0.033, 4,000 0.079–0.092 → 0.065, 40,000 0.69–0.73 → 0.57–0.60,
+      400,000 6.0–6.7 → 5.2–5.3.
     - `rk4_stages_in_memory_from`: from this many state elements on RK4 writes each
       stage's increments to memory (a conditional as a fusion boundary) instead of letting
       XLA recompute earlier stages in every output (None: never). HH float32, ns per
@@ -56,6 +61,7 @@ class Tuning:
     max_block_steps: int = 128
     clean_blocks_before_growing: int = 8
     paired_from_neurons: int | None = None
+    network_paired_from_neurons: int | None = None
     rk4_stages_in_memory_from: int | None = None
     pack_loop_scalars: bool = True
     shared_exponentials: bool = True
@@ -79,6 +85,7 @@ class Tuning:
 # XLA's CPU backend: the measured choices above.
 CPU_TUNING = Tuning(
     paired_from_neurons=10_000,
+    network_paired_from_neurons=1_000,
     shard_from_neurons=10_000,
     rk4_stages_in_memory_from=32,
     adaptive_compiler_options=(("xla_cpu_use_fusion_emitters", False),),

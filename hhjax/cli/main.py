@@ -5,6 +5,7 @@ in `hhjax --help`."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import bench, compare, equivalence, fit, network, rl, simulate, train
@@ -41,6 +42,12 @@ def main(argv=None, *, process_settings: bool | None = None) -> int:
         p.error("--starts and --steps must be >= 1")
     if a.command == "fit" and a.resume and not a.checkpoint:
         p.error("--resume needs --checkpoint DIR")
+    for option in ("out", "figure", "plot"):  # (written at the end of what may be a long run: checked first)
+        path = getattr(a, option, None)
+        if path and os.path.isdir(path):
+            p.error(f"--{option} {path} is a directory; give a file path")
+        if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            p.error(f"--{option} {path}: the folder {os.path.dirname(os.path.abspath(path))} does not exist")
     host_devices = getattr(a, "host_devices", None)
     if host_devices is not None and host_devices < 1:
         p.error("--host-devices must be >= 1")

@@ -49,6 +49,7 @@ class StepPlan(eqx.Module):
     outgoing: dict                # population → {projection: Outgoing}
     solver: object
     propagation: object
+    loop: object                  # `step_loops.SingleSteps` or `PairedSteps`
     key: Array
     samples: dict                 # population → neuron indices whose state is sampled
     dt: float = eqx.field(static=True)
@@ -143,14 +144,11 @@ class StepPlan(eqx.Module):
 def simulate_steps(plan: StepPlan, carry: Carry, n_samples: int, every: int = 1):
     """`n_samples × every` steps from `carry`. Returns (carry, counts, samples): per-step
     spike counts {population: (n_samples·every,)} and the sampled states
-    {population: pytree of (n_samples, k)} taken after every `every`-th step."""
-
-    def inner(c, _):
-        c, counts = plan.step(c)
-        return c, counts
+    {population: pytree of (n_samples, k)} taken after every `every`-th step (a run that
+    samples nothing runs fastest as one sample of all its steps)."""
 
     def outer(c, _):
-        c, counts = jax.lax.scan(inner, c, None, length=every)
+        c, counts = plan.loop.run(plan.step, c, every)
         return c, (counts, plan.sample(c))
 
     carry, (counts, samples) = jax.lax.scan(outer, carry, None, length=n_samples)

@@ -24,3 +24,14 @@ def test_network_command_rejects_bad_input(capsys):
     assert "--n must be >= 1" in capsys.readouterr().err
     assert main(["network", "cuba", "--n", "100", "--t1", "10", "--dt", "0.3", "--figure", ""]) == 2
     assert "not a whole number of steps" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["network", "cuba", "--n", "100", "--t1", "10"], ["bench", "--only", "network"],
+                                     ["rl", "--steps", "100"]])
+def test_an_output_path_that_cannot_be_written_stops_before_the_run(command, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main([*command, "--out", str(tmp_path)])  # (a folder: found before a run of minutes, not after)
+    assert "is a directory" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*command, "--out", str(tmp_path / "missing" / "x.json")])
+    assert "does not exist" in capsys.readouterr().err

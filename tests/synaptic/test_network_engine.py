@@ -3,6 +3,7 @@ are right, the monitors and benchmark builders do what they say."""
 
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -185,3 +186,26 @@ def test_connectivity_stores_only_the_rows_of_its_presynaptic_range():
                                          c.n_rows])
     full = sy.from_arrays(np.concatenate([pre, [0]]), np.concatenate([post, [0]]), 1000, 700)
     assert full.n_rows == int(pre.max()) + 1  # (from row 0: the memory follows the stored rows)
+
+
+@pytest.mark.parametrize("monitors", [sy.Monitors(), sy.Monitors(states={"neurons": [0, 5]}, sample_every=17)])
+def test_paired_and_single_step_loops_give_the_same_run(monitors):
+    from hhjax.backends import tuning_for
+
+    net, state = small_coba()
+    runs = [sy.run_network(net, 100.3, initial=state, monitors=monitors, block_steps=250,
+                           tuning=tuning_for().replace(network_paired_from_neurons=threshold))
+            for threshold in (None, 1)]  # (1003 steps: blocks of 250 or 238, odd rests)
+    single, paired = runs
+    assert single.n_spikes > 30
+    for k in single.spikes:
+        np.testing.assert_array_equal(paired.spikes[k].index, single.spikes[k].index)
+        np.testing.assert_array_equal(paired.spikes[k].time, single.spikes[k].time)
+        np.testing.assert_array_equal(paired.counts[k], single.counts[k])
+        assert len(single.counts[k]) == 1003
+    for a, b in zip(jax.tree.leaves(paired.final.state), jax.tree.leaves(single.final.state)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    for k in monitors.states:
+        np.testing.assert_array_equal(paired.samples[k][0], single.samples[k][0])
+        for a, b in zip(jax.tree.leaves(paired.samples[k][1]), jax.tree.leaves(single.samples[k][1])):
+            np.testing.assert_array_equal(a, b)
