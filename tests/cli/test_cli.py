@@ -175,6 +175,7 @@ def test_unknown_library_model_is_a_named_error(capsys):
     assert "unknown model 'wang-busaki'" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # (~14 s; tests/fitting/test_channels.py fits library models in the default suite)
 def test_fit_a_library_model_from_a_simulated_trace(tmp_path):
     """`hhjax fit --model wang-buzsaki --fit k.g,leak.E` on a trace `hhjax simulate` wrote
     from a model with other values: both back within 0.5 %."""

@@ -1,7 +1,6 @@
 """Gradients through networks: exact (located spike times, adaptive path) against central
 finite differences in float64, and surrogate gradients on the fixed-step path."""
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np

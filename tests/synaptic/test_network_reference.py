@@ -6,7 +6,6 @@ form between events. The adaptive path must give the same spike times within 1e-
 import math
 
 import numpy as np
-import pytest
 from scipy.integrate import solve_ivp
 
 import hhjax as hj
