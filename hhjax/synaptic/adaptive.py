@@ -135,8 +135,9 @@ def event_solve(network: Network, state: NetworkState, t0: float, t1: float, *, 
         new, overflow = dict(pending), jnp.zeros((), bool)
         for key, proj in network.projections.items():
             conn, p = proj.connectivity, pending[key]
-            delays = jnp.broadcast_to(conn.delays, conn.targets.shape).astype(dtype)[conn.rows_of(jnp.arange(conn.n_pre))]
-            real = conn.targets[conn.rows_of(jnp.arange(conn.n_pre))] < conn.n_post
+            rows = conn.rows_of(jnp.arange(conn.n_pre))  # (row j: presynaptic neuron j)
+            delays = jnp.broadcast_to(conn.delays, conn.targets.shape).astype(dtype)[rows]
+            real = conn.targets[rows] < conn.n_post
 
             def add_one(j, state):
                 pend, over = state

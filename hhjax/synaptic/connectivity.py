@@ -77,7 +77,8 @@ class Connectivity(eqx.Module):
     def fan_out(self) -> np.ndarray:
         """Synapses of each presynaptic neuron, shape (n_pre,) (host NumPy)."""
         out = np.zeros(self.n_pre, np.int64)
-        out[self.first_row:self.first_row + self.n_rows] = (np.asarray(self.targets)[: self.n_rows] < self.n_post).sum(1)
+        stored = np.asarray(self.targets)[: self.n_rows] < self.n_post
+        out[self.first_row:self.first_row + self.n_rows] = stored.sum(1)
         return out
 
 

@@ -89,7 +89,8 @@ class Network(eqx.Module):
             total += pop.n * size * (len(jax.tree.leaves(pop.initial_state(dtype))) + 2)
         for proj in self.projections.values():
             c, post = proj.connectivity, self.populations[proj.post]
-            total += (c.n_rows + 1) * c.max_fan_out * (4 + size * (np.ndim(c.weights) > 0) + 4 * (np.ndim(c.delays) > 0))
+            per_entry = 4 + size * (np.ndim(c.weights) > 0) + 4 * (np.ndim(c.delays) > 0)
+            total += (c.n_rows + 1) * c.max_fan_out * per_entry
             total += post.n * size * (proj.synapse.n_states + depth)
         return int(total)
 

@@ -3,8 +3,9 @@ in `run.choose_propagation`:
 
 - `EventDriven`: only the rows of the neurons that spiked are read (a gather of their padded
   target rows, then one scatter-add), in chunks of `chunk` spiking neurons until all are
-  done (`event_jobs`, run in one loop by `run_chunk_jobs`). Work per step ∝ n + spikes × fan-out, the n being one sum per
-  block of 32 neurons (`SpikeCount`). Forward only (a loop of data-dependent length).
+  done (`event_jobs`, run in one loop by `run_chunk_jobs`). Work per step ∝ n + spikes ×
+  fan-out, the n being one sum per block of 32 neurons (`SpikeCount`). Forward only (a
+  loop of data-dependent length).
 - `AllSynapses`: every synapse every step, each weighted by its presynaptic spike value
   (0/1 forward, surrogate derivative backward; `propagate_all`). Work per step ∝ synapses;
   differentiable.
@@ -187,9 +188,6 @@ class AllSynapses(eqx.Module):
     """Every synapse every step, weighted by the presynaptic spike value (differentiable)."""
 
     reads_chunks: bool = eqx.field(static=True, default=False, init=False)
-
-    def chunk_size(self, n_pre: int) -> int:
-        return default_chunk(n_pre)
 
     def event_jobs(self, outgoing, base) -> list:
         return []
