@@ -1,7 +1,8 @@
 """Each peer simulator in a process of its own: BrainPy and jaxley switch JAX's global
 configuration (64-bit floats) when they run, and no peer may change the process that
-measures hhjax. `run_peer` starts `python -m hhjax.bench.peer_process`, which runs one
-runner of `peers.RUNNERS` and prints its `PeerRun` as JSON."""
+measures hhjax. `run_peer` starts `python -m hhjax.cli.peer_worker` (an entry point: the
+process-wide settings are made there), which runs one runner of `peers.RUNNERS` and prints
+its `PeerRun` as JSON."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def run_peer(name: str, currents, steps: int, dt: float, dtype: str = "float64",
     Python process. `PeerUnavailable` when the peer is missing or fails there."""
     request = json.dumps(dict(name=name, currents=[float(x) for x in currents], steps=int(steps), dt=float(dt),
                               dtype=dtype, record=bool(record)))
-    done = subprocess.run([sys.executable, "-m", "hhjax.bench.peer_process"], input=request, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "hhjax.cli.peer_worker"], input=request, capture_output=True,
                           text=True, timeout=timeout)
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
@@ -27,27 +28,3 @@ def run_peer(name: str, currents, steps: int, dt: float, dtype: str = "float64",
     if "unavailable" in answer:
         raise PeerUnavailable(answer["unavailable"])
     return PeerRun(**answer)
-
-
-def _serve() -> int:
-    """The worker's entry point: this process's JAX runs in the request's dtype (jaxley
-    needs 64-bit JAX for float64), then the runner runs."""
-    import jax
-
-    from .peers import RUNNERS
-
-    request = json.loads(sys.stdin.read())
-    jax.config.update("jax_enable_x64", request["dtype"] == "float64")
-    try:
-        run = RUNNERS[request["name"]](request["currents"], request["steps"], request["dt"], request["dtype"],
-                                       record=request["record"])
-    except PeerUnavailable as e:
-        print(json.dumps(dict(unavailable=str(e))))
-        return 0
-    print(json.dumps(dict(spike_times=run.spike_times, seconds=run.seconds, method=run.method, version=run.version,
-                          spike_counts=[int(c) for c in run.spike_counts] if run.spike_counts is not None else None)))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_serve())

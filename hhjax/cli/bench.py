@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from .environment import enable_x64
 
 
 def cmd_bench(a) -> int:
@@ -40,7 +41,7 @@ def cmd_bench(a) -> int:
             raise ValueError(f"unknown peer(s) {unknown}; choose from {sorted(RUNNERS)} (single neurons) or "
                              f"{sorted(NETWORK_PEERS)} (the network section)")
     if needs_x64(settings, sections):
-        jax.config.update("jax_enable_x64", True)  # (the command's own process: its entry point's choice)
+        enable_x64()  # (the command's own process: its entry point's choice)
     with jax.default_device(device):
         run_suite(settings, sections, out=a.out, plots=a.plot or None, peer_names=peer_names)
     return 0

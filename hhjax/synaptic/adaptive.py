@@ -125,7 +125,7 @@ def event_solve(network: Network, state: NetworkState, t0: float, t1: float, *, 
             conn = network.projections[key].connectivity
             due = p.valid & (p.times <= t + tol)
             rows = conn.rows_of(p.pre)
-            w = conn.weights if jnp.ndim(conn.weights) == 0 else conn.weights[rows]
+            w = conn.row_weights(rows)
             w = jnp.where(due, jnp.broadcast_to(w, due.shape), 0).astype(dtype)
             arrivals[key] = jnp.zeros((conn.n_post,), dtype).at[conn.targets[rows]].add(w, mode="drop")
             pending[key] = Pending(p.times, p.valid & ~due, p.pre)

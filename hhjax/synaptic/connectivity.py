@@ -59,6 +59,10 @@ class Connectivity(eqx.Module):
         local = pre - self.first_row
         return jnp.where((local >= 0) & (local < self.n_rows), local, self.n_rows)
 
+    def row_weights(self, rows: Array) -> Array:
+        """The weights of stored `rows`: one number for all, or shape (len(rows), F)."""
+        return self.weights if jnp.ndim(self.weights) == 0 else self.weights[rows]
+
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """(pre, post) index arrays of every synapse (host NumPy)."""
         targets = np.asarray(self.targets)[: self.n_rows]

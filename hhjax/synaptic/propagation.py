@@ -63,10 +63,6 @@ class Outgoing(eqx.Module):
         values = jnp.broadcast_to(values.astype(buffer.dtype), targets.shape)
         return buffer.at[flat].add(values, mode="drop")
 
-    def row_weights(self, rows: Array) -> Array:
-        w = self.connectivity.weights
-        return w if jnp.ndim(w) == 0 else w[rows]
-
 
 _BLOCK = 32  # neurons per block of the two-level spike count
 
@@ -177,7 +173,7 @@ class EventDriven(eqx.Module):
 
             def body(offset, rows, carry, key=key, out=out):
                 buffers, *rest = carry
-                return ({**buffers, key: out.add(buffers[key], rows, out.row_weights(rows), base)}, *rest)
+                return ({**buffers, key: out.add(buffers[key], rows, out.connectivity.row_weights(rows), base)}, *rest)
 
             # (the indices come as rows of the connectivity, its padding row past the last)
             jobs.append(ChunkJob(lo, hi, self.chunk_size(hi - lo), body, shift=lo, none=hi - lo))
@@ -198,5 +194,5 @@ class AllSynapses(eqx.Module):
             lo, hi = out.connectivity.row_range
             rows = jnp.arange(hi - lo)
             s = spiked[lo:hi].astype(buffers[key].dtype)[:, None]
-            new[key] = out.add(buffers[key], rows, s * out.row_weights(rows), base)
+            new[key] = out.add(buffers[key], rows, s * out.connectivity.row_weights(rows), base)
         return new
