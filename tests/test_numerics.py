@@ -1,5 +1,7 @@
 """Rate functions at their removable singularities, and the tv-LIF identities."""
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -32,6 +34,37 @@ def test_exprel_values_and_gradients(dtype):
     rtol = 2e-7 if dtype == jnp.float32 else 1e-14
     np.testing.assert_allclose(np.asarray(vals, np.float64), ref, rtol=4 * rtol)
     np.testing.assert_allclose(np.asarray(grads, np.float64), _dg(xs), rtol=5e-5 if dtype == jnp.float32 else 1e-10)
+    assert vals.dtype == dtype and grads.dtype == dtype
+
+
+def _phi1_reference(x):
+    """(1 − e^−x)/x and its derivative in float64 numpy: Taylor series (to x^14) on
+    |x| < 0.05, the closed forms with expm1 beyond."""
+    x = np.asarray(x, dtype=np.float64)
+    small = np.abs(x) < 0.05
+    xs = np.where(small, 1.0, x)
+    terms = [(-1) ** n / math.factorial(n + 1) for n in range(15)]
+    value = np.where(small, sum(c * x**n for n, c in enumerate(terms)), -np.expm1(-xs) / xs)
+    slope = np.where(small, sum(n * c * x ** (n - 1) for n, c in enumerate(terms) if n),
+                     (xs * np.exp(-xs) + np.expm1(-xs)) / xs**2)
+    return value, slope
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_phi1_values_and_gradients(dtype):
+    """`one_minus_exp_over_x` (exponential Euler's step factor) to ~1 ulp, its derivative to
+    a few ulp, on both sides of the series/closed-form boundary at |x| = 1/2 and at 0."""
+    from hhjax._numerics import one_minus_exp_over_x
+
+    xs = np.array([0.0, 1e-12, -1e-9, 1e-6, -1e-4, 5e-3, -9.99e-3, 0.1, -0.3, 0.4999999, 0.5, -0.5000001,
+                   1.0, -2.0, 7.0, 30.0, -20.0])
+    x = jnp.asarray(xs, dtype)
+    value, slope = _phi1_reference(np.asarray(x, np.float64))  # (at the rounded arguments)
+    eps = float(jnp.finfo(dtype).eps)
+    vals = one_minus_exp_over_x(x)
+    grads = jax.vmap(jax.grad(one_minus_exp_over_x))(x)
+    np.testing.assert_allclose(np.asarray(vals, np.float64), value, rtol=2 * eps)
+    np.testing.assert_allclose(np.asarray(grads, np.float64), slope, rtol=8 * eps)
     assert vals.dtype == dtype and grads.dtype == dtype
 
 

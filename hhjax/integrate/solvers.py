@@ -11,7 +11,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from .._numerics import x_over_one_minus_exp
+from .._numerics import one_minus_exp_over_x
 
 
 class _PointwiseInterpolation(dfx.AbstractLocalInterpolation):
@@ -114,7 +114,7 @@ class ExponentialEulerInterpolation(_PointwiseInterpolation):
 
     def at(self, t):
         h = t - self.t0
-        return jax.tree.map(lambda y, fi, li: y + h * fi / x_over_one_minus_exp(li * h), self.y0, self.f, self.lam)
+        return jax.tree.map(lambda y, fi, li: y + h * fi * one_minus_exp_over_x(li * h), self.y0, self.f, self.lam)
 
 
 class ExponentialEuler(dfx.AbstractSolver):
@@ -139,7 +139,7 @@ class ExponentialEuler(dfx.AbstractSolver):
         del solver_state, made_jump
         h = terms.contr(t0, t1)
         f, lam = vf_and_decay(terms, t0, y0, args)
-        y1 = jax.tree.map(lambda y, fi, li: y + h * fi / x_over_one_minus_exp(li * h), y0, f, lam)
+        y1 = jax.tree.map(lambda y, fi, li: y + h * fi * one_minus_exp_over_x(li * h), y0, f, lam)
         return y1, None, dict(y0=y0, f=f, lam=lam), None, dfx.RESULTS.successful
 
     def func(self, terms, t0, y0, args):

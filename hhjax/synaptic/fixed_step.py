@@ -112,8 +112,10 @@ class StepPlan(eqx.Module):
                     value = spiked
                 else:
                     value = jnp.where(jax.lax.stop_gradient(armed), self.surrogate(v1 - thr), 0.0)
-            buffers, records[name] = self._emit(name, pop.n, spiked, value, t_spike, buffers, records[name], n + 1)
-            counts[name] = jnp.sum(value.astype(dtype))
+            buffers, records[name], total = self._emit(name, pop.n, spiked, value, t_spike, buffers, records[name],
+                                                       n + 1)
+            # (the spike count already made, if any: one pass over the neurons fewer)
+            counts[name] = jnp.sum(value.astype(dtype)) if total is None or self.surrogate is not None else total.astype(dtype)
         state1 = NetworkState(neurons=neurons, synapses=state1.synapses)
         return Carry(state1, buffers, last, records, n + 1), counts
 
@@ -124,18 +126,18 @@ class StepPlan(eqx.Module):
     def _emit(self, name, n_pre, spiked, value, t_spike, buffers, record, base):
         """Send this step's spikes of population `name` into the delay buffers and the spike
         record: all synapses at once, or chunk by chunk of spiking neurons (located by
-        `SpikeCount`)."""
+        `SpikeCount`). Returns (buffers, record, the number of spikes or None if not counted)."""
         outgoing = self.outgoing.get(name, {})
         buffers = self.propagation.propagate_all(value, outgoing, buffers, base)
         if not (self.record_spikes or (outgoing and self.propagation.reads_chunks)):
-            return buffers, record
+            return buffers, record, None
         count = SpikeCount.of(spiked)
         jobs = self.propagation.event_jobs(outgoing, base)
         if self.record_spikes:
             jobs.append(ChunkJob(0, n_pre, default_chunk(n_pre),
                                  lambda offset, idx, carry: (carry[0], carry[1].add(idx, t_spike, offset))))
         buffers, record = run_chunk_jobs(count, jobs, (buffers, record))
-        return buffers, record.counted(count.total) if self.record_spikes else record
+        return buffers, record.counted(count.total) if self.record_spikes else record, count.total
 
     def sample(self, carry: Carry) -> dict:
         return {pop: jax.tree.map(lambda x: x[idx], carry.state.neurons[pop]) for pop, idx in self.samples.items()}

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..backends import Tuning, tuned_model, tuning_for
+from ..backends import Tuning, split_scalars, tuned_model, tuning_for, with_scalars
 from ..integrate.solvers import get_solver
 from ..networks.surrogates import spike_function
 from .fixed_step import Carry, StepPlan, delay_outgoing, simulate_steps
@@ -148,6 +148,7 @@ def run_network(network: Network, t1: float, *, dt: float = 0.1, t0: float = 0.0
     for leaf in jax.tree.leaves(state):
         if bool(jnp.any(jnp.isnan(leaf))):
             raise ValueError("the initial network state contains NaN")
+    tuning = tuning_for() if tuning is None else tuning
     plan = make_plan(network, dt, t0, solver=solver, seed=seed, samples=monitors.states,
                      record_spikes=monitors.spikes, propagation=propagation, tuning=tuning)
     depth = max([o.depth for outs in plan.outgoing.values() for o in outs.values()] or [1])
@@ -161,13 +162,14 @@ def run_network(network: Network, t1: float, *, dt: float = 0.1, t0: float = 0.0
         raise ValueError(f"the run ({n_steps} steps) is not a whole number of sample_every = {every} steps")
     block = max(every, (min(block_steps, n_steps) // every) * every)
     full, rest = divmod(n_steps, block)
-    run = jax.jit(simulate_steps, static_argnums=(2, 3))
+    dynamic_plan, scalars = split_scalars(plan, tuning)  # (compiled in as constants where `tuning` asks)
+    run = jax.jit(lambda p, c, n, every: simulate_steps(with_scalars(p, scalars), c, n, every), static_argnums=(2, 3))
 
     def samples_and_spacing(length):  # (without sampled states: one loop over the block)
         return (length // every, every) if monitors.states else (1, length)
 
     start = time.perf_counter()
-    compiled = {length: run.lower(plan, carry, *samples_and_spacing(length)).compile()
+    compiled = {length: run.lower(dynamic_plan, carry, *samples_and_spacing(length)).compile()
                 for length in {block if full else None, rest or None} - {None}}
     compile_s = time.perf_counter() - start
 
@@ -175,7 +177,7 @@ def run_network(network: Network, t1: float, *, dt: float = 0.1, t0: float = 0.0
     start = time.perf_counter()
     for b in range(full + (rest > 0)):
         length = block if b < full else rest
-        carry, c, s = compiled[length](plan, carry)
+        carry, c, s = compiled[length](dynamic_plan, carry)
         counts.append(c)
         samples.append(s)
         if progress:

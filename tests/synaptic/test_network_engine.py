@@ -209,3 +209,22 @@ def test_paired_and_single_step_loops_give_the_same_run(monitors):
         np.testing.assert_array_equal(paired.samples[k][0], single.samples[k][0])
         for a, b in zip(jax.tree.leaves(paired.samples[k][1]), jax.tree.leaves(single.samples[k][1])):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("build", ["cobahh", "coba with delays"])
+def test_scalars_compiled_in_give_the_same_run(build):
+    """`Tuning.scalars_as_constants` (the CPU default) changes what XLA folds, not the
+    dynamics: the same spikes either way (float64), and the per-step counts (taken from the
+    spike count the propagation makes) equal the recorded spikes of each step."""
+    from hhjax.backends import tuning_for
+
+    net, state = sy.cobahh(300, seed=4, dtype="float64") if build == "cobahh" else small_coba()
+    state = jax.tree.map(lambda x: jnp.asarray(x, jnp.float64), state)
+    runs = [sy.run_network(net, 60.0, initial=state, tuning=tuning_for().replace(scalars_as_constants=flag))
+            for flag in (False, True)]
+    assert runs[0].n_spikes > 50
+    np.testing.assert_array_equal(runs[1].spikes["neurons"].index, runs[0].spikes["neurons"].index)
+    np.testing.assert_allclose(runs[1].spikes["neurons"].time, runs[0].spikes["neurons"].time, rtol=0, atol=1e-9)
+    for run in runs:
+        step = np.floor((np.asarray(run.spikes["neurons"].time) - 1e-9) / 0.1).astype(int)
+        np.testing.assert_array_equal(run.counts["neurons"], np.bincount(step, minlength=600))
