@@ -49,7 +49,9 @@ class AbstractSynapse(eqx.Module):
         raise NotImplementedError
 
     def decay_rates(self, s: Array) -> Array:
-        """The diagonal decay rate (1/ms) of each state row, for exponential Euler."""
+        """The diagonal decay rate (1/ms) of each state row, for exponential Euler: shape
+        (k, 1) when every neuron's is the same (so the solver's step factor is evaluated
+        once per row, not once per neuron), else (k, n)."""
         raise NotImplementedError
 
     def conductance(self, s: Array) -> Array:
@@ -74,7 +76,7 @@ class _OneTimeConstant(AbstractSynapse):
         self.tau, self.reversal = _positive(tau, "tau"), None if reversal is None else float(reversal)
 
     def decay_rates(self, s):
-        return jnp.full_like(s, 1 / self.tau)
+        return jnp.full((s.shape[0], 1), 1 / self.tau, s.dtype)
 
     def conductance(self, s):
         return s[0]
@@ -139,7 +141,7 @@ class DualExponential(AbstractSynapse):
         return jnp.stack([-s[0] / self.tau_rise, -s[1] / self.tau_decay])
 
     def decay_rates(self, s):
-        return jnp.stack([jnp.full_like(s[0], 1 / self.tau_rise), jnp.full_like(s[1], 1 / self.tau_decay)])
+        return jnp.stack([1 / jnp.asarray(self.tau_rise, s.dtype), 1 / jnp.asarray(self.tau_decay, s.dtype)])[:, None]
 
     def conductance(self, s):
         return s[1] - s[0]
