@@ -19,6 +19,7 @@ from .tuning import CPU_TUNING, PLAIN_TUNING, Tuning, tuning_for
 from .xla_flags import HOST_DEVICES_FLAG, SMALL_LOOP_FLAG, usable_cores
 
 __all__ = [
-    "CompiledSolve", "JitWithOptions", "split_scalars", "with_scalars", "SharedExponentialHH", "shared_exponent_plan", "tuned_model",
+    "CompiledSolve", "JitWithOptions", "split_scalars", "with_scalars", "SharedExponentialHH",
+    "shared_exponent_plan", "tuned_model",
     "CPU_TUNING", "PLAIN_TUNING", "Tuning", "tuning_for", "HOST_DEVICES_FLAG", "SMALL_LOOP_FLAG", "usable_cores",
 ]

@@ -114,8 +114,10 @@ class StepPlan(eqx.Module):
                     value = jnp.where(jax.lax.stop_gradient(armed), self.surrogate(v1 - thr), 0.0)
             buffers, records[name], total = self._emit(name, pop.n, spiked, value, t_spike, buffers, records[name],
                                                        n + 1)
-            # (the spike count already made, if any: one pass over the neurons fewer)
-            counts[name] = jnp.sum(value.astype(dtype)) if total is None or self.surrogate is not None else total.astype(dtype)
+            if total is None or self.surrogate is not None:
+                counts[name] = jnp.sum(value.astype(dtype))
+            else:  # (the spike count already made: one pass over the neurons fewer)
+                counts[name] = total.astype(dtype)
         state1 = NetworkState(neurons=neurons, synapses=state1.synapses)
         return Carry(state1, buffers, last, records, n + 1), counts
 

@@ -163,7 +163,8 @@ def run_network(network: Network, t1: float, *, dt: float = 0.1, t0: float = 0.0
     block = max(every, (min(block_steps, n_steps) // every) * every)
     full, rest = divmod(n_steps, block)
     dynamic_plan, scalars = split_scalars(plan, tuning)  # (compiled in as constants where `tuning` asks)
-    run = jax.jit(lambda p, c, n, every: simulate_steps(with_scalars(p, scalars), c, n, every), static_argnums=(2, 3))
+    run = jax.jit(lambda p, c, n, every: simulate_steps(with_scalars(p, scalars), c, n, every),
+                  static_argnums=(2, 3))
 
     def samples_and_spacing(length):  # (without sampled states: one loop over the block)
         return (length // every, every) if monitors.states else (1, length)
