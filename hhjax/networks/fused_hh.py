@@ -25,7 +25,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from .._numerics import one_minus_exp_over_x
+from .._numerics import x_over_one_minus_given_exp
 from ..integrate.terms import model_term
 from .adjoints import choose_adjoint
 from .surrogates import CrossingSurrogate, no_crossing_yet, surrogate_derivative
@@ -84,8 +84,9 @@ class StepRule:
         r = self.readout
         for _ in range(self.substeps):
             lam_h = model.decay_rates(t, carry[0], current).V * self.h
-            decays.append(jnp.exp(-lam_h))
-            responses.append(self.h * one_minus_exp_over_x(lam_h) / model.C)
+            decay = jnp.exp(-lam_h)
+            decays.append(decay)
+            responses.append(self.h / (model.C * x_over_one_minus_given_exp(lam_h, decay)))  # (the same exp)
             carry = self.substep(model, carry, current)
             slopes.append(surrogate_derivative(r.kind, carry[0].V - r.centre, r.width) / r.substeps)
         return self.outputs(model, carry), jnp.stack(decays), jnp.stack(responses), jnp.stack(slopes)
