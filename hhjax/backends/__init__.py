@@ -8,18 +8,19 @@ measurement that justifies it (docs/performance.md).
 - `tuning`: the `Tuning` record and its per-backend defaults;
 - `shared_exponentials`: HH-type rates evaluated with two exponentials instead of six;
 - `constants`: scalar parameters compiled in as constants (`run_network`);
+- `host_cpu`: the host CPU's SIMD width (`Tuning.cpu_vector_bits`);
 - `compiled`: compiled solves with per-compilation XLA options and cheap repeat calls;
 - `xla_flags`: process-wide XLA flags — only the `hhjax` command's entry point sets them.
 """
 
-from .compiled import CompiledSolve, JitWithOptions
+from .compiled import CompiledSolve, JitWithOptions, compile_lowered
 from .constants import split_scalars, with_scalars
 from .shared_exponentials import SharedExponentialHH, shared_exponent_plan, tuned_model
 from .tuning import CPU_TUNING, PLAIN_TUNING, Tuning, tuning_for
 from .xla_flags import HOST_DEVICES_FLAG, SMALL_LOOP_FLAG, usable_cores
 
 __all__ = [
-    "CompiledSolve", "JitWithOptions", "split_scalars", "with_scalars", "SharedExponentialHH",
+    "CompiledSolve", "JitWithOptions", "compile_lowered", "split_scalars", "with_scalars", "SharedExponentialHH",
     "shared_exponent_plan", "tuned_model",
     "CPU_TUNING", "PLAIN_TUNING", "Tuning", "tuning_for", "HOST_DEVICES_FLAG", "SMALL_LOOP_FLAG", "usable_cores",
 ]

@@ -15,6 +15,18 @@ from typing import Any, Callable
 import equinox as eqx
 import jax
 
+def compile_lowered(lowered, options: dict | None):
+    """`lowered.compile()` with the XLA `options` where this jaxlib takes them (per
+    compilation: nothing global changes), else without."""
+    if options:
+        try:
+            return lowered.compile(compiler_options=dict(options))
+        except (RuntimeError, TypeError) as e:  # an option this jaxlib does not know
+            if "compile option" not in str(e) and "compiler_options" not in str(e):
+                raise
+    return lowered.compile()
+
+
 class JitWithOptions:
     """`jit(fn)` (`eqx.filter_jit` by default, or `jax.jit`) compiled with the XLA
     `options` (debug options, per compilation: nothing global changes). A jax without

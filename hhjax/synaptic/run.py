@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..backends import Tuning, split_scalars, tuned_model, tuning_for, with_scalars
+from ..backends import Tuning, compile_lowered, split_scalars, tuned_model, tuning_for, with_scalars
 from ..integrate.solvers import get_solver
 from ..networks.surrogates import spike_function
 from .fixed_step import Carry, StepPlan, delay_outgoing, simulate_steps
@@ -170,7 +170,8 @@ def run_network(network: Network, t1: float, *, dt: float = 0.1, t0: float = 0.0
         return (length // every, every) if monitors.states else (1, length)
 
     start = time.perf_counter()
-    compiled = {length: run.lower(dynamic_plan, carry, *samples_and_spacing(length)).compile()
+    compiled = {length: compile_lowered(run.lower(dynamic_plan, carry, *samples_and_spacing(length)),
+                                        tuning.loop_compiler_options)
                 for length in {block if full else None, rest or None} - {None}}
     compile_s = time.perf_counter() - start
 

@@ -41,3 +41,14 @@ def test_a_bound_solve_equals_the_filtered_call_and_shares_its_program():
     assert len(solve.programs) == 2
     traced = jax.jit(lambda s: solve.bind(params, x * s, 2)()[1])(2.0)
     assert float(traced) == 6.0 and len(solve.programs) == 2
+
+
+def test_compile_lowered_with_an_unknown_option_compiles_plainly():
+    """`compile_lowered`: an option this jaxlib does not know gives the plain
+    compilation; a known one is applied (same result)."""
+    from hhjax.backends import compile_lowered
+
+    lowered = jax.jit(lambda x: jnp.exp(x) * 2 + 1).lower(jnp.arange(40.0))
+    expected = np.exp(np.arange(40.0)) * 2 + 1
+    for options in ({"xla_no_such_option_in_any_jaxlib": True}, {"xla_cpu_prefer_vector_width": 512}, None):
+        np.testing.assert_allclose(compile_lowered(lowered, options)(jnp.arange(40.0)), expected, rtol=1e-14)

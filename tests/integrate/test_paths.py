@@ -260,13 +260,14 @@ def test_every_path_that_takes_a_call_gives_its_answer(path):
 @pytest.mark.parametrize("solver, dt", [("rk4", 0.025), ("euler", 0.01)])
 def test_the_tuning_changes_speed_not_results(solver, dt):
     """The CPU's tuning (shared exponentials, RK4 stages in memory, paired steps, packed
-    scalars) and the plain one give the same spikes on a population that takes every
-    CPU-specific shape, within rounding (the shared exponentials round differently)."""
+    scalars, 512-bit vectors) and the plain one give the same spikes on a population that
+    takes every CPU-specific shape, within rounding (the shared exponentials round
+    differently)."""
     from hhjax.backends import CPU_TUNING, PLAIN_TUNING
 
     stim = hj.Constant(jnp.linspace(0.0, 25.0, 10_000))
     runs = [hj.simulate(hj.HodgkinHuxley(), stim, t1=30.0, solver=solver, dt=dt, dtype="float64", tuning=t)
-            for t in (CPU_TUNING, PLAIN_TUNING.replace(pack_loop_scalars=False))]
+            for t in (CPU_TUNING.replace(cpu_vector_bits=512), PLAIN_TUNING.replace(pack_loop_scalars=False))]
     np.testing.assert_array_equal(runs[0].spike_counts, runs[1].spike_counts)
     assert int(runs[0].spike_counts.sum()) > 1000
     np.testing.assert_allclose(runs[0].spike_times, runs[1].spike_times, rtol=0, atol=1e-9)
@@ -277,4 +278,24 @@ def test_a_tuning_is_checked():
         hj.Tuning(discrete_block_steps=64)
     with pytest.raises(ValueError, match="blocked_from_neurons"):
         hj.Tuning(blocked_from_neurons=0)
-    assert hj.tuning_for("gpu") == hj.backends.PLAIN_TUNING and hj.tuning_for("cpu") == hj.backends.CPU_TUNING
+    with pytest.raises(ValueError, match="cpu_vector_bits"):
+        hj.Tuning(cpu_vector_bits=300)
+    assert hj.tuning_for("gpu") == hj.backends.PLAIN_TUNING
+    cpu = hj.tuning_for("cpu")
+    assert cpu.replace(cpu_vector_bits=None) == hj.backends.CPU_TUNING
+    assert cpu.loop_compiler_options in (None, {"xla_cpu_prefer_vector_width": 512})
+
+
+def test_host_simd_width_is_read_from_the_cpu_flags():
+    """On Linux the width follows /proc/cpuinfo's flags: AVX-512F → 512, AVX → 256."""
+    import pathlib
+    import platform
+
+    from hhjax.backends.host_cpu import host_simd_bits
+
+    bits = host_simd_bits()
+    assert bits in (None, 128, 256, 512)
+    info = pathlib.Path("/proc/cpuinfo")
+    if platform.machine() in ("x86_64", "AMD64") and info.exists():
+        words = set(info.read_text().split())
+        assert bits == (512 if "avx512f" in words else 256 if "avx" in words else 128)

@@ -212,19 +212,23 @@ def test_paired_and_single_step_loops_give_the_same_run(monitors):
 
 
 @pytest.mark.parametrize("build", ["cobahh", "coba with delays"])
-def test_scalars_compiled_in_give_the_same_run(build):
-    """`Tuning.scalars_as_constants` (the CPU default) changes what XLA folds, not the
-    dynamics: the same spikes either way (float64), and the per-step counts (taken from the
-    spike count the propagation makes) equal the recorded spikes of each step."""
+def test_cpu_tunings_give_the_same_run(build):
+    """`Tuning.scalars_as_constants` and `cpu_vector_bits` (CPU defaults) change what XLA
+    folds and how wide it vectorises, not the dynamics: the same spikes every way
+    (float64), and the per-step counts (taken from the spike count the propagation makes)
+    equal the recorded spikes of each step."""
     from hhjax.backends import tuning_for
 
     net, state = sy.cobahh(300, seed=4, dtype="float64") if build == "cobahh" else small_coba()
     state = jax.tree.map(lambda x: jnp.asarray(x, jnp.float64), state)
-    runs = [sy.run_network(net, 60.0, initial=state, tuning=tuning_for().replace(scalars_as_constants=flag))
-            for flag in (False, True)]
+    tunings = [tuning_for().replace(scalars_as_constants=False, cpu_vector_bits=None),
+               tuning_for().replace(scalars_as_constants=True, cpu_vector_bits=None),
+               tuning_for().replace(scalars_as_constants=True, cpu_vector_bits=512)]
+    runs = [sy.run_network(net, 60.0, initial=state, tuning=t) for t in tunings]
     assert runs[0].n_spikes > 50
-    np.testing.assert_array_equal(runs[1].spikes["neurons"].index, runs[0].spikes["neurons"].index)
-    np.testing.assert_allclose(runs[1].spikes["neurons"].time, runs[0].spikes["neurons"].time, rtol=0, atol=1e-9)
+    for run in runs[1:]:
+        np.testing.assert_array_equal(run.spikes["neurons"].index, runs[0].spikes["neurons"].index)
+        np.testing.assert_allclose(run.spikes["neurons"].time, runs[0].spikes["neurons"].time, rtol=0, atol=1e-9)
     for run in runs:
         step = np.floor((np.asarray(run.spikes["neurons"].time) - 1e-9) / 0.1).astype(int)
         np.testing.assert_array_equal(run.counts["neurons"], np.bincount(step, minlength=600))

@@ -5,6 +5,8 @@ every step, or samples on grid points; solve and collection in one compiled call
 
 from __future__ import annotations
 
+import functools
+
 import diffrax as dfx
 import equinox as eqx
 import jax
@@ -52,7 +54,7 @@ class FixedStepPath(ExecutionPath):
         times = StepTimes(t0=r.t0a, t1=r.t1a, ts=r.table, n=r.n_grid + r.n_split)
         args = (r.model, r.stimulus, r.solver, r.init, times, r.threshold, SolveConfig.of(r), r.adjoint.checkpoints,
                 r.tuning, r.t0a, r.t1a, r.saves)
-        return BoundSolve(_solve_on_grid_and_collect, args, r.model, call_info(r), self.name)
+        return BoundSolve(_compiled(r.tuning.loop_compiler_options), args, r.model, call_info(r), self.name)
 
 
 @eqx.filter_jit
@@ -102,4 +104,11 @@ def _solve_on_grid_and_collect(model, stimulus, inner, init, times, threshold, c
     return *collect_with_status(model, stimulus, sol, buf, t0, t1, threshold, config), None
 
 
-_solve_on_grid_and_collect = CompiledSolve(_solve_on_grid_and_collect)
+@functools.lru_cache(maxsize=4)
+def _compiled_with(compiler_options: tuple) -> CompiledSolve:
+    return CompiledSolve(_solve_on_grid_and_collect, dict(compiler_options) or None)
+
+
+def _compiled(compiler_options: dict | None) -> CompiledSolve:
+    """The fixed-grid solve compiled with these XLA options (one per tuning in use)."""
+    return _compiled_with(tuple(sorted((compiler_options or {}).items())))
