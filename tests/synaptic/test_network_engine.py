@@ -167,6 +167,25 @@ def test_spike_count_finds_the_spiking_neurons_in_order(n):
             assert (int(first), int(last)) == (int(np.sum(expected < lo)), int(np.sum(expected < min(hi, n))))
 
 
+def test_nth_set_bit_against_a_bit_by_bit_search():
+    from hhjax.synaptic.propagation import nth_set_bit
+
+    rng = np.random.default_rng(11)
+    words = np.concatenate([rng.integers(0, 2**32, 500, dtype=np.uint64), [2**32 - 1, 1, 2**31, 0x80000001]])
+    words = words.astype(np.uint32)
+    ranks, expected = [], []
+    for w in words:
+        bits = [i for i in range(32) if (int(w) >> i) & 1]
+        k = int(rng.integers(1, len(bits) + 1))
+        ranks.append(k)
+        expected.append(bits[k - 1])
+    got = nth_set_bit(jnp.asarray(words), jnp.asarray(ranks, jnp.int32))
+    np.testing.assert_array_equal(np.asarray(got), expected)
+    # every rank of the full word
+    full = nth_set_bit(jnp.full((32,), 2**32 - 1, jnp.uint32), jnp.arange(1, 33, dtype=jnp.int32))
+    np.testing.assert_array_equal(np.asarray(full), np.arange(32))
+
+
 def test_connectivity_stores_only_the_rows_of_its_presynaptic_range():
     # a projection from neurons 300–399 of a 1,000-neuron population (as "inh" in the benchmarks)
     rng = np.random.default_rng(5)
