@@ -44,8 +44,9 @@ def run_suite(settings: Settings | None = None, sections=SECTIONS, out: str | No
                          "first (the `hhjax bench` command does)")
     results = dict(environment=environment(), settings={k: getattr(settings, k) for k in settings.__dataclass_fields__})
     env = results["environment"]
-    log(f"hhjax bench: jax {env['jax']} / jaxlib {env['jaxlib']}, XLA_FLAGS={env['XLA_FLAGS']!r}, {env['device']}, "
-        f"{env['cpu']}, {env['cpu_threads']} threads")
+    log(f"hhjax bench: jax {env['jax']} / jaxlib {env['jaxlib']}, XLA_FLAGS={env['XLA_FLAGS']!r}, "
+        f"loop compiler options {env['loop_compiler_options']}, {env['device']}, {env['cpu']}, "
+        f"{env['cpu_threads']} threads")
     if "throughput" in sections:
         results["throughput"] = throughput(settings, log=log)
     if "channels" in sections:

@@ -55,14 +55,18 @@ def cpu_model() -> str:
 
 
 def environment(device=None) -> dict:
-    """Versions, XLA_FLAGS, device, CPU model and thread count."""
+    """Versions, XLA_FLAGS and the per-compilation XLA options of the default tuning,
+    device, CPU model and thread count."""
     import jaxlib
+
+    from ..backends import tuning_for
 
     device = device or jax.devices()[0]
     return {
         "jax": jax.__version__,
         "jaxlib": jaxlib.__version__,
         "XLA_FLAGS": os.environ.get("XLA_FLAGS", ""),
+        "loop_compiler_options": tuning_for(device.platform).loop_compiler_options or {},
         "device": str(device),
         "platform": device.platform,
         "device_kind": getattr(device, "device_kind", ""),
