@@ -147,3 +147,19 @@ def test_network_peer_unavailable_is_reported(monkeypatch):
     if "unavailable" not in got:
         pytest.skip("NEST is installed in this interpreter")
     assert "nest" in got["unavailable"]
+
+
+def test_peers_time_the_best_of_their_runs_unless_slow():
+    from hhjax.bench.network_peers.peer_common import best_of
+
+    walls = iter([3.0, 7.0])
+    calls = []
+
+    def again():
+        calls.append(1)
+        return next(walls)
+
+    assert best_of(5.0, again, 3) == (3.0, 3) and len(calls) == 2
+    calls.clear()
+    assert best_of(45.0, again, 3) == (45.0, 1) and not calls      # a run of 30 s or more: once
+    assert best_of(2.0, again, None) == (2.0, 1) and not calls      # no repeats asked: once

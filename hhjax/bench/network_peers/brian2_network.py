@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from peer_common import Unavailable, cv_isi, peak_rss_mib, serve  # (this folder)
+from peer_common import Unavailable, best_of, cv_isi, peak_rss_mib, serve  # (this folder)
 
 
 def run(req):
@@ -98,22 +98,34 @@ def run(req):
     if device == "cpp_standalone":
         start = time.perf_counter()
         net.run(t1)  # generates, compiles and runs the C++ program
-        wall_s = float(b2.device._last_run_time)  # the program's own timing of its simulation loop
-        build_s = time.perf_counter() - start - wall_s
+        first = float(b2.device._last_run_time)  # the program's own timing of its simulation loop
+        build_s = time.perf_counter() - start - first
         i, t = np.asarray(mon.i[:]), np.asarray(mon.t[:] / ms)
+
+        def run_again():  # (the compiled program once more, from the start)
+            b2.device.run(directory=b2.device.project_dir, with_output=False)
+            return float(b2.device._last_run_time)
+
+        wall_s, runs = best_of(first, run_again, req.get("repeats"))
     else:
         start = time.perf_counter()
         net.run(0 * ms)  # code generation and compilation of every object
         build_s = time.perf_counter() - start
-        start = time.perf_counter()
-        net.run(t1)
-        wall_s = time.perf_counter() - start
+        namespace = dict(locals())  # (the model's constants, for runs called from elsewhere)
+
+        def run_once():
+            start = time.perf_counter()
+            net.run(t1, namespace=namespace)
+            return time.perf_counter() - start
+
+        first = run_once()  # (the statistics: this run's spikes; later runs continue from its end)
         i, t = np.asarray(mon.i[:]), np.asarray(mon.t[:] / ms)
+        wall_s, runs = best_of(first, run_once, req.get("repeats"))
     method = "brian2 " + (f"cpp_standalone, {req.get('threads', 0)} OpenMP thread(s)" if device == "cpp_standalone"
                           else f"runtime/{b2.prefs.codegen.target}")
     return dict(rate_hz=len(i) / size / (req["t1"] * 1e-3), cv_isi=cv_isi(i, t),
                 n_spikes=int(len(i)),
-                wall_s=wall_s, build_s=build_s, peak_rss_MiB=peak_rss_mib(), version=b2.__version__,
+                wall_s=wall_s, runs=runs, build_s=build_s, peak_rss_MiB=peak_rss_mib(), version=b2.__version__,
                 method=method,
                 rates_per_neuron=np.bincount(i, minlength=size).tolist() if req.get("per_neuron") else None)
 

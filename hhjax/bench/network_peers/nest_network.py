@@ -6,7 +6,7 @@ peak above V_T + 30 mV (not a −20 mV crossing); initial synaptic conductances 
 
 import time
 
-from peer_common import Unavailable, cv_isi, peak_rss_mib, serve  # (this folder)
+from peer_common import Unavailable, best_of, cv_isi, peak_rss_mib, serve  # (this folder)
 
 
 def run(req):
@@ -40,14 +40,18 @@ def run(req):
     nest.Connect(pop, rec)
     nest.Prepare()
     build_s = time.perf_counter() - start
-    start = time.perf_counter()
-    nest.Run(req["t1"])
-    wall_s = time.perf_counter() - start
+    def run_once():
+        start = time.perf_counter()
+        nest.Run(req["t1"])
+        return time.perf_counter() - start
+
+    first = run_once()
+    ev = rec.get("events")  # (the statistics: the first run's spikes)
+    wall_s, runs = best_of(first, run_once, req.get("repeats"))
     nest.Cleanup()
-    ev = rec.get("events")
     senders, times = np.asarray(ev["senders"]), np.asarray(ev["times"])
     return dict(rate_hz=len(times) / size / (req["t1"] * 1e-3), cv_isi=cv_isi(senders, times),
-                n_spikes=int(len(times)), wall_s=wall_s, build_s=build_s, peak_rss_MiB=peak_rss_mib(),
+                n_spikes=int(len(times)), wall_s=wall_s, runs=runs, build_s=build_s, peak_rss_MiB=peak_rss_mib(),
                 version=nest.__version__,
                 method=f"nest hh_cond_exp_traub (GSL RKF45), {req.get('threads', 1)} thread(s)")
 

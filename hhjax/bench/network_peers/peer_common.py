@@ -40,6 +40,16 @@ def cv_isi(index, times, min_spikes: int = 3) -> float:
     return float(np.mean(cvs)) if cvs else float("nan")
 
 
+def best_of(first_wall_s: float, run_again, repeats, budget_s: float = 30.0) -> tuple[float, int]:
+    """The shortest of `repeats` timed runs: the first (already run, `first_wall_s`) and
+    `run_again()` → wall seconds until there are `repeats` — none more where the first took
+    `budget_s` or longer (a slow peer runs once). Returns (wall seconds, runs)."""
+    walls = [first_wall_s]
+    while len(walls) < int(repeats or 1) and first_wall_s < budget_s:
+        walls.append(run_again())
+    return min(walls), len(walls)
+
+
 def peak_rss_mib() -> float:
     """Peak resident memory (MiB) of this process (VmHWM, which starts afresh at exec; the
     ru_maxrss of a child process starts from its parent's) and of its largest finished child

@@ -2,7 +2,8 @@
 per wall second, synaptic events per second, memory — for hhjax and each peer simulator
 that is installed (each in a process of its own, with its own interpreter if set:
 `HHJAX_PYTHON_BRIAN2`, `HHJAX_PYTHON_BRAINPY`, `HHJAX_PYTHON_NEST`). The ratio of hhjax to
-the fastest peer at each size comes from this one run."""
+the fastest peer at each size comes from this one run; every simulator's time is the best of
+`settings.repeats` runs (a peer whose run takes 30 s or more runs once)."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def _hhjax_row(n, t1, dtype, repeats, log):
     best = min(runs, key=lambda r: r.wall_s)
     events = best.synaptic_events()
     est = net.estimated_bytes(jnp.dtype(dtype))
-    return dict(simulator="hhjax", method=f"expeuler, event-driven, {dtype}", n=n, t1_ms=t1,
+    return dict(simulator="hhjax", method=f"expeuler, event-driven, {dtype}", n=n, t1_ms=t1, runs=repeats,
                 connect=default_connect(n), wall_s=best.wall_s, compile_s=best.compile_s,
                 sim_s_per_wall_s=t1 * 1e-3 / best.wall_s, rate_hz=best.rate_hz(), n_spikes=best.n_spikes,
                 synaptic_events=events, events_per_s=events / best.wall_s, n_synapses=net.n_synapses,
@@ -66,7 +67,7 @@ def network(settings: Settings, peer_names=None, log=print) -> list[dict]:
     for n, t1 in zip(settings.network_ns, settings.network_t1):
         size_rows = []
         for dtype in settings.dtypes:
-            row = _hhjax_row(n, t1, dtype, settings.repeats if n <= 40_000 else 1, log)
+            row = _hhjax_row(n, t1, dtype, settings.repeats, log)
             size_rows.append(row)
             log(f"[network] hhjax {dtype} COBAHH N={n}: {row['sim_s_per_wall_s']:.3g} sim-s/wall-s, "
                 f"{row['events_per_s']:.3g} events/s, {row['rate_hz']:.1f} Hz, {row['estimated_MiB']:.0f} MiB "
@@ -75,7 +76,7 @@ def network(settings: Settings, peer_names=None, log=print) -> list[dict]:
         for name in names:
             if name == "brian2-cython" and n > 40_000:
                 continue  # (minutes per simulated 100 ms)
-            req = dict(benchmark="cobahh", n=n, t1=t1, dt=0.1, seed=1,
+            req = dict(benchmark="cobahh", n=n, t1=t1, dt=0.1, seed=1, repeats=settings.repeats,
                        connect="probability" if n <= 4000 else "in-degree")
             got = run_network_peer(name, req)
             if "unavailable" in got:
