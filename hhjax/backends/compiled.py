@@ -15,6 +15,7 @@ from typing import Any, Callable
 import equinox as eqx
 import jax
 
+
 def compile_lowered(lowered, options: dict | None):
     """`lowered.compile()` with the XLA `options` where this jaxlib takes them (per
     compilation: nothing global changes), else without."""
@@ -45,14 +46,27 @@ class JitWithOptions:
         self.__doc__ = fn.__doc__
 
     def __call__(self, *args):
-        if self.tuned is not None:
+        if self.tuned is not None and not _inside_a_trace():
             try:
                 return self.tuned(*args)
+            except ValueError as e:  # options on a jit nested in another (this jax did not say)
+                if "top-level" not in str(e):
+                    raise
             except (RuntimeError, TypeError) as e:  # raised while compiling, before any run
                 if "compile option" not in str(e) and "compiler_options" not in str(e):
                     raise
                 self.tuned = None
-        return self.plain(*args)
+        return self.plain(*args)  # (inside a caller's trace: compiled with the caller's options)
+
+
+def _inside_a_trace() -> bool:
+    """Whether JAX is tracing a caller (jit, grad, vmap…), where a nested jit takes no
+    compiler options of its own."""
+    try:
+        clean = jax._src.core.trace_state_clean
+    except AttributeError:  # (another jax: the ValueError above is the fallback)
+        return False
+    return not clean()
 
 
 class CompiledSolve:

@@ -165,8 +165,7 @@ def run_chunk_jobs(count: SpikeCount, jobs: list[ChunkJob], carry):
 def _round_indices(count: SpikeCount, job: ChunkJob, start, stop) -> Array:
     """`count.indices` of one job's round, inside a conditional: that writes them to memory
     (fused into the gather of the rows, XLA would redo the search for every synapse slot of
-    a row: 0.1 ms of 2.7 per step at 400,000 neurons) and skips the search once the job's
-    spikes are done."""
+    a row; docs/synaptic.md) and skips the search once the job's spikes are done."""
     none = count.n if job.none is None else job.none
     return jax.lax.cond(start < stop,
                         lambda start, stop: count.indices(start, job.chunk, stop, job.shift, job.none),

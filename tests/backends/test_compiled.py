@@ -52,3 +52,17 @@ def test_compile_lowered_with_an_unknown_option_compiles_plainly():
     expected = np.exp(np.arange(40.0)) * 2 + 1
     for options in ({"xla_no_such_option_in_any_jaxlib": True}, {"xla_cpu_prefer_vector_width": 512}, None):
         np.testing.assert_allclose(compile_lowered(lowered, options)(jnp.arange(40.0)), expected, rtol=1e-14)
+
+
+def test_options_are_left_to_the_caller_inside_its_trace():
+    """A solve with its own XLA options called while `jit` traces a caller compiles as
+    part of the caller (a nested jit takes no options): same result as outside."""
+    from hhjax.backends.compiled import JitWithOptions
+
+    f = JitWithOptions(lambda x: jnp.exp(x) + 1, {"xla_cpu_prefer_vector_width": 512})
+    x = jnp.linspace(0.0, 1.0, 16)
+    outside = f(x)
+    inside = jax.jit(lambda x: f(x) * 2)(x)
+    np.testing.assert_allclose(np.asarray(inside), 2 * np.asarray(outside), rtol=1e-15)
+    np.testing.assert_allclose(np.asarray(jax.grad(lambda x: f(x).sum())(x)), np.exp(np.asarray(x)), rtol=1e-14)
+    assert f.tuned is not None  # (still used outside a trace)
