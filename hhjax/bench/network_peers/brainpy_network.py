@@ -98,6 +98,7 @@ def run(req):
     steps = int(round(req["t1"] / req["dt"]))
     runner.run(duration=10 * req["dt"])  # compile
     build_s = time.perf_counter() - start
+
     def run_once():
         start = time.perf_counter()
         runner.run(duration=steps * req["dt"])

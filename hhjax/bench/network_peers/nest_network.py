@@ -40,6 +40,7 @@ def run(req):
     nest.Connect(pop, rec)
     nest.Prepare()
     build_s = time.perf_counter() - start
+
     def run_once():
         start = time.perf_counter()
         nest.Run(req["t1"])
