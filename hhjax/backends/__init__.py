@@ -13,14 +13,15 @@ measurement that justifies it (docs/performance.md).
 - `xla_flags`: process-wide XLA flags — only the `hhjax` command's entry point sets them.
 """
 
-from .compiled import CompiledSolve, JitWithOptions, compile_lowered
+from .compiled import CompiledSolve, JitWithOptions, compile_lowered, compiled_solve
 from .constants import split_scalars, with_scalars
 from .shared_exponentials import SharedExponentialHH, shared_exponent_plan, tuned_model
 from .tuning import CPU_TUNING, PLAIN_TUNING, Tuning, tuning_for
 from .xla_flags import HOST_DEVICES_FLAG, SMALL_LOOP_FLAG, usable_cores
 
 __all__ = [
-    "CompiledSolve", "JitWithOptions", "compile_lowered", "split_scalars", "with_scalars", "SharedExponentialHH",
+    "CompiledSolve", "JitWithOptions", "compile_lowered", "compiled_solve",
+    "split_scalars", "with_scalars", "SharedExponentialHH",
     "shared_exponent_plan", "tuned_model",
     "CPU_TUNING", "PLAIN_TUNING", "Tuning", "tuning_for", "HOST_DEVICES_FLAG", "SMALL_LOOP_FLAG", "usable_cores",
 ]

@@ -10,6 +10,7 @@ on a flat list of device arrays (~50 µs).
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 import equinox as eqx
@@ -22,10 +23,15 @@ def compile_lowered(lowered, options: dict | None):
     if options:
         try:
             return lowered.compile(compiler_options=dict(options))
-        except (RuntimeError, TypeError) as e:  # an option this jaxlib does not know
-            if "compile option" not in str(e) and "compiler_options" not in str(e):
+        except (RuntimeError, TypeError) as e:
+            if not _unknown_option(e):
                 raise
     return lowered.compile()
+
+
+def _unknown_option(error: Exception) -> bool:
+    """Whether `error` says this jax/jaxlib does not take a compiler option."""
+    return "compile option" in str(error) or "compiler_options" in str(error)
 
 
 class JitWithOptions:
@@ -46,27 +52,28 @@ class JitWithOptions:
         self.__doc__ = fn.__doc__
 
     def __call__(self, *args):
-        if self.tuned is not None and not _inside_a_trace():
+        if self.tuned is not None:
             try:
                 return self.tuned(*args)
-            except ValueError as e:  # options on a jit nested in another (this jax did not say)
-                if "top-level" not in str(e):
+            except ValueError as e:  # called while a caller is traced: a nested jit takes no options
+                if "top-level" not in str(e):   # (raised before `fn` is traced: the fallback is cheap)
                     raise
             except (RuntimeError, TypeError) as e:  # raised while compiling, before any run
-                if "compile option" not in str(e) and "compiler_options" not in str(e):
+                if not _unknown_option(e):
                     raise
                 self.tuned = None
         return self.plain(*args)  # (inside a caller's trace: compiled with the caller's options)
 
 
-def _inside_a_trace() -> bool:
-    """Whether JAX is tracing a caller (jit, grad, vmap…), where a nested jit takes no
-    compiler options of its own."""
-    try:
-        clean = jax._src.core.trace_state_clean
-    except AttributeError:  # (another jax: the ValueError above is the fallback)
-        return False
-    return not clean()
+@functools.lru_cache(maxsize=16)
+def _compiled_solve(fn, options: tuple) -> "CompiledSolve":
+    return CompiledSolve(fn, dict(options) or None)
+
+
+def compiled_solve(fn, options=None) -> "CompiledSolve":
+    """The `CompiledSolve` of `fn` with these XLA `options` (a dict or (name, value) pairs;
+    None: none), one per solve and set of options in use."""
+    return _compiled_solve(fn, tuple(sorted(dict(options or {}).items())))
 
 
 class CompiledSolve:

@@ -4,12 +4,10 @@ its saving, event and adjoint machinery) for concrete calls that keep spikes or 
 
 from __future__ import annotations
 
-import functools
-
 import diffrax as dfx
 import jax
 
-from ...backends.compiled import CompiledSolve
+from ...backends.compiled import compiled_solve
 from ..collect import GridSolution, collect_with_status
 from ..dtypes import as_scalar
 from ..loops.adaptive import adaptive_steps, clip_floor, rms_norm_of_all
@@ -40,7 +38,7 @@ class AdaptivePath(ExecutionPath):
         dt0 = as_scalar(DEFAULT_FIRST_STEP if r.dt is None else r.dt, r.dtype)
         args = (r.model, r.stimulus, r.solver, r.init, r.t0a, r.t1a, t1_floor, dt0, r.threshold, r.jumps,
                 SolveConfig.of(r), r.save_ts)
-        solve = _compiled(r.tuning.adaptive_compiler_options)
+        solve = compiled_solve(_solve_adaptive_and_collect, r.tuning.adaptive_compiler_options)
         return BoundSolve(solve, args, r.model, call_info(r), self.name)
 
 
@@ -61,8 +59,3 @@ def _solve_adaptive_and_collect(model, stimulus, inner, init, t0, t1, t1_floor, 
     sol = GridSolution(ts=ts, ys=saved, stats=stats, result=code)
     return *collect_with_status(model, stimulus, sol, buf, t0, t1, threshold, config), code
 
-
-@functools.lru_cache(maxsize=4)
-def _compiled(compiler_options: tuple) -> CompiledSolve:
-    """The adaptive solve compiled with these XLA options (one per tuning in use)."""
-    return CompiledSolve(_solve_adaptive_and_collect, dict(compiler_options) or None)

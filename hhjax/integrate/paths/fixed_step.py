@@ -5,14 +5,12 @@ every step, or samples on grid points; solve and collection in one compiled call
 
 from __future__ import annotations
 
-import functools
-
 import diffrax as dfx
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from ...backends.compiled import CompiledSolve
+from ...backends.compiled import compiled_solve
 from ..collect import GridSolution, collect_with_status
 from ..grid import StepTimes
 from ..loops.checkpointed import all_steps
@@ -54,7 +52,8 @@ class FixedStepPath(ExecutionPath):
         times = StepTimes(t0=r.t0a, t1=r.t1a, ts=r.table, n=r.n_grid + r.n_split)
         args = (r.model, r.stimulus, r.solver, r.init, times, r.threshold, SolveConfig.of(r), r.adjoint.checkpoints,
                 r.tuning, r.t0a, r.t1a, r.saves)
-        return BoundSolve(_compiled(r.tuning.loop_compiler_options), args, r.model, call_info(r), self.name)
+        solve = compiled_solve(_solve_on_grid_and_collect, r.tuning.loop_compiler_options)
+        return BoundSolve(solve, args, r.model, call_info(r), self.name)
 
 
 @eqx.filter_jit
@@ -102,13 +101,3 @@ def _solve_on_grid_and_collect(model, stimulus, inner, init, times, threshold, c
     """The fixed-grid solve and `_collect_with_status` as one compiled call."""
     sol, buf = solve_on_grid(model, stimulus, inner, init, times, threshold, config, checkpoints, tuning, saves)
     return *collect_with_status(model, stimulus, sol, buf, t0, t1, threshold, config), None
-
-
-@functools.lru_cache(maxsize=4)
-def _compiled_with(compiler_options: tuple) -> CompiledSolve:
-    return CompiledSolve(_solve_on_grid_and_collect, dict(compiler_options) or None)
-
-
-def _compiled(compiler_options: dict | None) -> CompiledSolve:
-    """The fixed-grid solve compiled with these XLA options (one per tuning in use)."""
-    return _compiled_with(tuple(sorted((compiler_options or {}).items())))
