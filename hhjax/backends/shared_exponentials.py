@@ -30,8 +30,10 @@ def _concrete_scalar(x) -> float | None:
 
 def shared_exponent_plan(rates, max_power: int = 16) -> tuple | None:
     """Which rates can share one exponential: rate i with slope k_i can use
-    exp(u_b)^n·exp((v_i − v_b)/k_i) when n = k_b/k_i is a whole number ≤ `max_power`
-    (the classic HH rates: k = 80 serves 20 and 10, so six exponentials become two).
+    exp(u_b)^n·exp((v_i − v_b)/k_i) when n = k_b/k_i is a whole number, 1 ≤ |n| ≤
+    `max_power`; a negative n costs a division instead of an exponential (the classic HH
+    rates: k = 80 serves 20 and 10, so six exponentials become two; Traub–Miles: k = 40
+    serves 5, −5 and 4).
 
     Returns per rate (index of the rate whose exponential it uses, n, the constant factor
     or None if a half-activation voltage is traced), or None when a slope is not a
@@ -49,7 +51,7 @@ def shared_exponent_plan(rates, max_power: int = 16) -> tuple | None:
     for i in order:
         for b in bases:
             n = ks[b] / ks[i]
-            if 2 <= round(n) <= max_power and abs(n - round(n)) < 1e-12 * abs(n):
+            if 1 <= abs(round(n)) <= max_power and abs(n - round(n)) < 1e-12 * abs(n):
                 vi, vb = _concrete_scalar(rates[i].v_half), _concrete_scalar(rates[b].v_half)
                 scale = None if vi is None or vb is None else float(np.exp((vi - vb) / ks[i]))
                 plan[i] = (b, int(round(n)), scale)
@@ -61,8 +63,10 @@ def shared_exponent_plan(rates, max_power: int = 16) -> tuple | None:
 
 
 def _power(x, n: int):
-    """x**n by explicit squaring and multiplication (XLA rewrites pow(exp(u), n) back
-    into exp(n·u), which would undo the sharing)."""
+    """x**n (n ≠ 0) by explicit squaring and multiplication, and one division for n < 0
+    (XLA rewrites pow(exp(u), n) back into exp(n·u), which would undo the sharing)."""
+    if n < 0:
+        return 1 / _power(x, -n)
     result, base = None, x
     while n:
         if n & 1:
@@ -76,10 +80,12 @@ def _power(x, n: int):
 def shared_rates(rates, plan, V) -> list[Array]:
     """Evaluate `rates` at V with the exponentials `plan` (from `shared_exponent_plan`) shares."""
     # XLA rewrites exp(a)·exp(b) into exp(a + b), which would turn every power back into
-    # its own exponential; a factor 1 it cannot see through (one multiply) prevents that.
+    # its own exponential. Selecting exp(u) where V == V (NaN elsewhere: the same value as
+    # exp(u) for every V) hides the exponential from that rewrite, and,
+    # unlike an optimization barrier, lets XLA merge this evaluation with another of the
+    # same rates (the vector field's and the decay rates' for exponential Euler).
     V = jnp.asarray(V)
-    opaque_one = jax.lax.optimization_barrier(jnp.ones((), V.dtype))
-    exps = {i: jnp.exp(rates[i].exponent(V)) * opaque_one for i, (b, _, _) in enumerate(plan) if b == i}
+    exps = {i: jnp.where(V == V, jnp.exp(rates[i].exponent(V)), jnp.nan) for i, (b, _, _) in enumerate(plan) if b == i}
     out = []
     for i, (b, n, scale) in enumerate(plan):
         if b == i:

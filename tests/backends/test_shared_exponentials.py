@@ -17,6 +17,10 @@ def test_shared_exponent_plan_of_the_classic_rates():
     names = ("alpha_m", "beta_m", "alpha_h", "beta_h", "alpha_n", "beta_n")
     by_name = dict(zip(names, plan))
     assert by_name["alpha_h"][1] == 4 and by_name["alpha_m"][1] == 8
+    # Traub–Miles: k = 40 serves 4, 5 and −5 (β_m by a reciprocal power), k = 18 its own
+    tm = dict(zip(names, tuned_model(hj.traub_miles(), CPU_TUNING).plan))
+    assert {b for b, _, _ in tm.values()} == {2, 5}
+    assert tm["beta_m"][:2] == (5, -8) and tm["alpha_m"][1] == 10 and tm["beta_h"][1] == 8
     # traced slopes (e.g. fitted) get no plan
     plans = []
     jax.jit(lambda k: plans.append(shared_exponent_plan([hj.models.rates.Exponential(1.0, 0.0, k)])) or k)(3.0)
@@ -81,3 +85,28 @@ def test_library_models_share_exponentials_without_changing_their_rates(name):
             for t in (CPU_TUNING, CPU_TUNING.replace(shared_exponentials=False))]
     np.testing.assert_array_equal(runs[0].spike_counts, runs[1].spike_counts)
     np.testing.assert_allclose(runs[0].spike_times, runs[1].spike_times, rtol=0, atol=1e-9)
+
+
+
+def test_a_network_step_evaluates_each_rate_once():
+    """Exponential Euler needs the vector field and the decay rates at the same V; XLA must
+    merge the two evaluations of the shared-exponential rates (an optimization barrier
+    once kept them apart: every linoid divided twice). Per Traub–Miles neuron and step:
+    2 shared exponentials + 4 for the step factors of V, m, h, n; 5 divisions in the rates
+    (3 linoids, 1 sigmoid, 1 reciprocal power), 4 in the step factors, 1 placing the spike."""
+    import re
+
+    from hhjax.backends import split_scalars, with_scalars
+    from hhjax.synaptic.fixed_step import simulate_steps
+    from hhjax.synaptic.run import make_plan
+    from hhjax.synaptic.standard import cobahh
+
+    n = 100
+    net, state = cobahh(n, dtype="float32")
+    tuning = CPU_TUNING.replace(network_paired_from_neurons=None)
+    plan = make_plan(net, 0.1, 0.0, tuning=tuning)
+    carry = plan.initial_carry(state, {"neurons": 10})
+    dynamic, scalars = split_scalars(plan, tuning)
+    hlo = jax.jit(lambda p, c: simulate_steps(with_scalars(p, scalars), c, 1, 3)).lower(dynamic, carry).compile()
+    ops = re.findall(rf"= f32\[{n}\]\{{0\}} (exponential|divide)\(", hlo.as_text())
+    assert ops.count("exponential") == 6 and ops.count("divide") == 10
