@@ -23,7 +23,6 @@ import math
 import warnings
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 

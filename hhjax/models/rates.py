@@ -11,7 +11,6 @@ The three classic families, each with three coefficients (`rate`, `v_half`, `k`)
 from __future__ import annotations
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
