@@ -1,12 +1,17 @@
 """Shared exponentials (`hhjax.backends.shared_exponentials`): the same rates, fewer `exp`s."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import hhjax as hj
-from hhjax.backends import CPU_TUNING, shared_exponent_plan, tuned_model
+from hhjax.backends import CPU_TUNING, shared_exponent_plan, split_scalars, tuned_model, with_scalars
+from hhjax.synaptic.fixed_step import simulate_steps
+from hhjax.synaptic.run import make_plan
+from hhjax.synaptic.standard import cobahh
 
 
 def test_shared_exponent_plan_of_the_classic_rates():
@@ -87,20 +92,12 @@ def test_library_models_share_exponentials_without_changing_their_rates(name):
     np.testing.assert_allclose(runs[0].spike_times, runs[1].spike_times, rtol=0, atol=1e-9)
 
 
-
 def test_a_network_step_evaluates_each_rate_once():
     """Exponential Euler needs the vector field and the decay rates at the same V; XLA must
     merge the two evaluations of the shared-exponential rates (an optimization barrier
     once kept them apart: every linoid divided twice). Per Traub–Miles neuron and step:
     2 shared exponentials + 4 for the step factors of V, m, h, n; 5 divisions in the rates
     (3 linoids, 1 sigmoid, 1 reciprocal power), 4 in the step factors, 1 placing the spike."""
-    import re
-
-    from hhjax.backends import split_scalars, with_scalars
-    from hhjax.synaptic.fixed_step import simulate_steps
-    from hhjax.synaptic.run import make_plan
-    from hhjax.synaptic.standard import cobahh
-
     n = 100
     net, state = cobahh(n, dtype="float32")
     tuning = CPU_TUNING.replace(network_paired_from_neurons=None)

@@ -111,7 +111,6 @@ def test_default_gradient_stores_every_step_only_while_cheap(save_every):
     """Reverse mode with the default adjoint keeps every step (memory linear in the step
     count) while that fits `Tuning.store_every_step_bytes`, and O(√steps) checkpoints
     beyond it; the gradient is the same as with a handful of checkpoints either way."""
-
     import diffrax as dfx
 
     g_k = jnp.linspace(30.0, 40.0, 16)
