@@ -81,11 +81,12 @@ def shared_rates(rates, plan, V) -> list[Array]:
     """Evaluate `rates` at V with the exponentials `plan` (from `shared_exponent_plan`) shares."""
     # XLA rewrites exp(a)·exp(b) into exp(a + b), which would turn every power back into
     # its own exponential. Selecting exp(u) where V == V (NaN elsewhere: the same value as
-    # exp(u) for every V) hides the exponential from that rewrite, and,
-    # unlike an optimization barrier, lets XLA merge this evaluation with another of the
-    # same rates (the vector field's and the decay rates' for exponential Euler).
+    # exp(u) for every V) hides the exponential from that rewrite and, unlike an
+    # optimization barrier, lets XLA merge this evaluation with another of the same rates
+    # (the vector field's and the decay rates' for exponential Euler).
     V = jnp.asarray(V)
-    exps = {i: jnp.where(V == V, jnp.exp(rates[i].exponent(V)), jnp.nan) for i, (b, _, _) in enumerate(plan) if b == i}
+    exps = {i: jnp.where(V == V, jnp.exp(rates[i].exponent(V)), jnp.nan)
+            for i, (b, _, _) in enumerate(plan) if b == i}
     out = []
     for i, (b, n, scale) in enumerate(plan):
         if b == i:
