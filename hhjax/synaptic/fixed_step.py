@@ -78,7 +78,7 @@ class StepPlan(eqx.Module):
             arrivals[key], buffers[key] = out.take_due(buffers[key], n)
         V0 = net.voltages(carry.state)  # (before the arrivals: a delta kick across threshold is a crossing)
         state = net.deliver(carry.state, arrivals)
-        term = ModelTerm(net.vector_field, decay=net.decay_rates)
+        term = ModelTerm(net.vector_field, decay=net.decay_rates, step=dt)
         state1 = self.solver.step(term, t, t + dt, state, None, None, False)[0]
         stepped = {}
         if net.discrete_populations:  # (one model step on the input at the start of the step)
