@@ -160,7 +160,7 @@ class ModelTerm(dfx.ODETerm):
 
     def contr(self, t0, t1, **kwargs):
         span = t1 - t0
-        return span if self.step is None else jnp.asarray(self.step).astype(jnp.result_type(span))
+        return span if self.step is None else jnp.asarray(self.step, jnp.result_type(span))
 
     def vf_and_decay(self, t, y, args):
         return self.vf(t, y, args), self.decay(t, y, args)
