@@ -35,6 +35,13 @@ class Tuning:
       COBAHH float32, ms per step single → paired: N = 100 0.0055 → 0.0054–0.0067,
       1,000 0.039 → 0.031–0.033, 4,000 0.079–0.092 → 0.065, 40,000 0.69–0.73 → 0.57–0.60,
       400,000 6.0–6.7 → 5.2–5.3.
+    - `network_send_ahead_from_neurons`: from this many neurons in the network on, its
+      loop sends each step's spikes at the start of the next step (`SendAtNextStep`), where
+      XLA's CPU runtime propagates them on one core while the other advances the gates
+      (None: at the end of their own step). COBAHH float32, ms per step end → next step
+      (alternating processes, best of 7): N = 200 0.0040 → 0.0049, 1,000 0.0163–0.0174 →
+      0.0165–0.0172, 2,000 0.0245–0.029 → 0.022–0.024, 4,000 0.038–0.039 → 0.033–0.034,
+      40,000 0.23–0.29 → 0.19–0.20, 400,000 2.23–2.56 → 2.13–2.19.
     - `rk4_stages_in_memory_from`: from this many state elements on RK4 writes each
       stage's increments to memory (a conditional as a fusion boundary) instead of letting
       XLA recompute earlier stages in every output (None: never). HH float32, ns per
@@ -76,6 +83,7 @@ class Tuning:
     clean_blocks_before_growing: int = 8
     paired_from_neurons: int | None = None
     network_paired_from_neurons: int | None = None
+    network_send_ahead_from_neurons: int | None = None
     rk4_stages_in_memory_from: int | None = None
     pack_loop_scalars: bool = True
     shared_exponentials: bool = True
@@ -111,6 +119,7 @@ class Tuning:
 CPU_TUNING = Tuning(
     paired_from_neurons=10_000,
     network_paired_from_neurons=1_000,
+    network_send_ahead_from_neurons=2_000,
     scalars_as_constants=True,
     shard_from_neurons=10_000,
     rk4_stages_in_memory_from=32,

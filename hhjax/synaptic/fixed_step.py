@@ -1,5 +1,5 @@
-"""The fixed-step network loop: one step is deliver → integrate → detect → reset → propagate
-→ record, over every population at once.
+"""The fixed-step network loop: one step is deliver → integrate → detect → reset → send, over
+every population at once.
 
 1. Weights due now leave the delay ring buffers and kick the synaptic states (or V).
 2. The whole network (neurons and synaptic states, one pytree) advances by dt with a diffrax
@@ -9,8 +9,12 @@
    refractory period; its time is placed by linear interpolation inside the step. Discrete
    models (s-LIF2HH) take one `model.step` on the input at the step's start instead.
 4. Models with a reset (LIF-type) are reset at that time.
-5. Spikes go into the ring buffers (`propagation`), to arrive `1 + delay` steps later: a
-   delay of 0 reaches the target at the start of the next step.
+5. The step's spikes (an `Outbox` per population) are sent into the ring buffers
+   (`propagation`) and the spike record, to arrive `1 + delay` steps after the step that
+   found them: a delay of 0 reaches the target at the start of the next step. When they are
+   sent — at the end of their step, or at the start of the next one (before its delivery),
+   where XLA can run the propagation beside the work of that step that does not wait for it
+   — is the plan's `sending` (`step_loops`); both compute the same numbers.
 
 Everything here is a pure function of its inputs (`simulate_steps`), so it can be jitted,
 vmapped and — with `AllSynapses` propagation and a surrogate spike — differentiated.
@@ -18,6 +22,7 @@ vmapped and — with `AllSynapses` propagation and a surrogate spike — differe
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import equinox as eqx
@@ -32,6 +37,16 @@ from .population import PoissonSource
 from .propagation import ChunkJob, Outgoing, SpikeCount, default_chunk, run_chunk_jobs
 
 
+class Outbox(eqx.Module):
+    """One population's spikes of the last step, not yet sent: where they are (`count`, for
+    event-driven propagation and the spike record), their values (0/1 or surrogate, for
+    `AllSynapses`) and times (ms, for the record); None where the plan needs no such thing."""
+
+    count: SpikeCount | None
+    value: Array | None
+    time: Array | None
+
+
 class Carry(eqx.Module):
     """What the loop carries from step to step."""
 
@@ -40,6 +55,7 @@ class Carry(eqx.Module):
     last_spike: dict[str, Array]  # per neuron population: time (ms) of the last spike
     records: dict[str, SpikeRecord]
     step: Array
+    outboxes: dict[str, Outbox]   # per population: spikes not yet sent (sending at the next step)
 
 
 class StepPlan(eqx.Module):
@@ -50,6 +66,7 @@ class StepPlan(eqx.Module):
     solver: object
     propagation: object
     loop: object                  # `step_loops.SingleSteps` or `PairedSteps`
+    sending: object               # `step_loops.SendAtStepEnd` or `SendAtNextStep`
     key: Array
     samples: dict                 # population → neuron indices whose state is sampled
     dt: float = eqx.field(static=True)
@@ -64,10 +81,20 @@ class StepPlan(eqx.Module):
         last = {k: jnp.full((p.n,), -jnp.inf, dtype) for k, p in net.neuron_populations.items()}
         records = {k: SpikeRecord.empty(capacities[k] if self.record_spikes else 1, dtype)
                    for k in net.populations}
-        return Carry(state, buffers, last, records, jnp.zeros((), jnp.int32))
+        outboxes = self.sending.initial_outboxes(self, dtype)
+        return Carry(state, buffers, last, records, jnp.zeros((), jnp.int32), outboxes)
 
     def step(self, carry: Carry) -> tuple[Carry, dict[str, Array]]:
         """One step; returns the new carry and each population's spike count this step."""
+        return self.sending.step(self, carry)
+
+    def flush(self, carry: Carry) -> Carry:
+        """`carry` with no spikes left unsent (the end of a block of steps)."""
+        return self.sending.flush(self, carry)
+
+    def advance(self, carry: Carry) -> tuple[Carry, dict[str, Outbox], dict[str, Array]]:
+        """Deliver, integrate, detect and reset: the carry one step on (its outboxes as they
+        were), this step's outboxes and each population's spike count this step."""
         net, dt = self.network, self.dt
         n = carry.step
         dtype = jax.tree.leaves(carry.state)[0].dtype
@@ -89,7 +116,7 @@ class StepPlan(eqx.Module):
             state1 = NetworkState(neurons=neurons1, synapses=state1.synapses)
         V1 = net.voltages(state1)
 
-        neurons, last, records, counts = dict(state1.neurons), dict(carry.last_spike), dict(carry.records), {}
+        neurons, last, counts, outboxes = dict(state1.neurons), dict(carry.last_spike), {}, {}
         for i, (name, pop) in enumerate(net.populations.items()):
             if isinstance(pop, PoissonSource):
                 spiked = pop.draw(jax.random.fold_in(jax.random.fold_in(self.key, n), i), dt, dtype)
@@ -112,34 +139,52 @@ class StepPlan(eqx.Module):
                     value = spiked
                 else:
                     value = jnp.where(jax.lax.stop_gradient(armed), self.surrogate(v1 - thr), 0.0)
-            buffers, records[name], total = self._emit(name, pop.n, spiked, value, t_spike, buffers, records[name],
-                                                       n + 1)
-            if total is None or self.surrogate is not None:
+            outboxes[name] = self._outbox(name, spiked, value, t_spike)
+            if outboxes[name].count is None or self.surrogate is not None:
                 counts[name] = jnp.sum(value.astype(dtype))
             else:  # (the spike count already made: one pass over the neurons fewer)
-                counts[name] = total.astype(dtype)
+                counts[name] = outboxes[name].count.total.astype(dtype)
         state1 = NetworkState(neurons=neurons, synapses=state1.synapses)
-        return Carry(state1, buffers, last, records, n + 1), counts
+        return Carry(state1, buffers, last, carry.records, n + 1, carry.outboxes), outboxes, counts
 
     @property
     def all_outgoing(self) -> dict:
         return {key: out for outs in self.outgoing.values() for key, out in outs.items()}
 
-    def _emit(self, name, n_pre, spiked, value, t_spike, buffers, record, base):
-        """Send this step's spikes of population `name` into the delay buffers and the spike
-        record: all synapses at once, or chunk by chunk of spiking neurons (located by
-        `SpikeCount`). Returns (buffers, record, the number of spikes or None if not counted)."""
-        outgoing = self.outgoing.get(name, {})
-        buffers = self.propagation.propagate_all(value, outgoing, buffers, base)
-        if not (self.record_spikes or (outgoing and self.propagation.reads_chunks)):
-            return buffers, record, None
-        count = SpikeCount.of(spiked)
-        jobs = self.propagation.event_jobs(outgoing, base)
-        if self.record_spikes:
-            jobs.append(ChunkJob(0, n_pre, default_chunk(n_pre),
-                                 lambda offset, idx, carry: (carry[0], carry[1].add(idx, t_spike, offset))))
-        buffers, record = run_chunk_jobs(count, jobs, (buffers, record))
-        return buffers, record.counted(count.total) if self.record_spikes else record, count.total
+    def empty_outboxes(self, dtype) -> dict[str, Outbox]:
+        """Every population's outbox with no spikes."""
+        return {k: self._outbox(k, jnp.zeros((p.n,), bool), jnp.zeros((p.n,), dtype), jnp.zeros((p.n,), dtype))
+                for k, p in self.network.populations.items()}
+
+    def _outbox(self, name, spiked, value, t_spike) -> Outbox:
+        """Keep what sending population `name`'s spikes will need."""
+        chunks = bool(self.outgoing.get(name)) and self.propagation.reads_chunks
+        every = bool(self.outgoing.get(name)) and not self.propagation.reads_chunks
+        return Outbox(count=SpikeCount.of(spiked) if chunks or self.record_spikes else None,
+                      value=value.astype(t_spike.dtype) if every else None,
+                      time=t_spike if self.record_spikes else None)
+
+    def send(self, carry: Carry, outboxes: dict[str, Outbox], base) -> Carry:
+        """`carry` with the spikes in `outboxes` sent into its delay buffers (due at step
+        `base` + delay) and spike records: all synapses at once, or chunk by chunk of spiking
+        neurons (located by each outbox's `SpikeCount`)."""
+        buffers, records = dict(carry.buffers), dict(carry.records)
+        for name, box in outboxes.items():
+            outgoing = self.outgoing.get(name, {})
+            if box.value is not None:
+                buffers = self.propagation.propagate_all(box.value, outgoing, buffers, base)
+            if box.count is None:
+                continue
+            jobs = self.propagation.event_jobs(outgoing, base)
+            if self.record_spikes:
+                n_pre = self.network.populations[name].n
+                jobs.append(ChunkJob(0, n_pre, default_chunk(n_pre),
+                                     lambda offset, idx, c, name=name, time=box.time:
+                                     (c[0], {**c[1], name: c[1][name].add(idx, time, offset)})))
+            buffers, records = run_chunk_jobs(box.count, jobs, (buffers, records))
+            if self.record_spikes:
+                records[name] = records[name].counted(box.count.total)
+        return dataclasses.replace(carry, buffers=buffers, records=records)
 
     def sample(self, carry: Carry) -> dict:
         return {pop: jax.tree.map(lambda x: x[idx], carry.state.neurons[pop]) for pop, idx in self.samples.items()}
@@ -156,6 +201,7 @@ def simulate_steps(plan: StepPlan, carry: Carry, n_samples: int, every: int = 1)
         return c, (counts, plan.sample(c))
 
     carry, (counts, samples) = jax.lax.scan(outer, carry, None, length=n_samples)
+    carry = plan.flush(carry)
     counts = {k: v.reshape(-1) for k, v in counts.items()}
     return carry, counts, samples
 

@@ -22,7 +22,7 @@ from .memory import check_fits
 from .monitors import Monitors, SpikeTrains
 from .network import Network, NetworkState
 from .propagation import AllSynapses, EventDriven
-from .step_loops import step_loop_for
+from .step_loops import sending_for, step_loop_for
 from .statistics import cv_isi, rate_hz
 
 _BLOCK_STEPS = 1000
@@ -83,7 +83,7 @@ def make_plan(network: Network, dt: float, t0: float, *, solver="expeuler", seed
             raise ValueError(f"sampled indices of {k!r} must lie in [0, {pop.n})")
     return StepPlan(network, delay_outgoing(network, dt), solver,
                     choose_propagation(surrogate is not None, propagation), step_loop_for(network.n_neurons, tuning),
-                    jax.random.PRNGKey(seed), samples, float(dt), float(t0), record_spikes, surrogate)
+                    sending_for(network.n_neurons, tuning), jax.random.PRNGKey(seed), samples, float(dt), float(t0), record_spikes, surrogate)
 
 
 @dataclasses.dataclass

@@ -250,6 +250,49 @@ def test_paired_and_single_step_loops_give_the_same_run(monitors):
             np.testing.assert_array_equal(a, b)
 
 
+def poisson_and_delta_network():
+    """Poisson input through delta synapses with delays 0–1.5 ms into LIF neurons, coupled
+    among themselves by exponential current synapses."""
+    lif = hj.LIF(tau=10.0, V_rest=-65.0, V_reset=-65.0, V_th=-50.0, R=10.0, t_ref=2.0)
+    rng = np.random.default_rng(3)
+    pre, post = rng.integers(0, 300, 3000), rng.integers(0, 60, 3000)
+    into = sy.from_arrays(pre, post, 300, 60, weight=1.2, delay=0.1 * rng.integers(0, 16, 3000))
+    return sy.Network({"src": sy.PoissonSource(300, 40.0), "n": sy.Population(lif, 60, stimulus=1.2)},
+                      {"in": sy.Projection("src", "n", into, sy.Delta()),
+                       "rec": sy.Projection("n", "n", sy.fixed_probability(60, 60, 0.1, weight=0.3, seed=1),
+                                            sy.Exponential(3.0))}), None
+
+
+@pytest.mark.parametrize("build, propagation, paired", [("coba with delays", None, 1),
+                                                        ("coba with delays", sy.AllSynapses(), None),
+                                                        ("poisson and delta", None, 1)])
+def test_sending_at_the_step_end_or_the_next_step_gives_the_same_run(build, propagation, paired):
+    """`SendAtNextStep` only moves the sending of a step's spikes to the start of the next
+    step: spikes, counts, samples, final state and delay buffers equal `SendAtStepEnd`'s,
+    across block ends (odd blocks of 251/250 steps) and with delays."""
+    from hhjax.backends import tuning_for
+
+    net, state = small_coba() if build == "coba with delays" else poisson_and_delta_network()
+    watched = "neurons" if build == "coba with delays" else "n"
+    monitors = sy.Monitors(states={watched: [0, 7]}, sample_every=3)
+    runs = [sy.run_network(net, 150.3, initial=state, monitors=monitors, block_steps=501, seed=5,
+                           propagation=propagation,
+                           tuning=tuning_for().replace(network_paired_from_neurons=paired,
+                                                       network_send_ahead_from_neurons=ahead))
+            for ahead in (None, 1)]
+    at_end, ahead = runs
+    assert at_end.n_spikes > 100
+    for k in at_end.spikes:
+        np.testing.assert_array_equal(ahead.spikes[k].index, at_end.spikes[k].index)
+        np.testing.assert_array_equal(ahead.spikes[k].time, at_end.spikes[k].time)
+        np.testing.assert_array_equal(ahead.counts[k], at_end.counts[k])
+    for a, b in zip(jax.tree.leaves((ahead.final.state, ahead.final.buffers)),
+                    jax.tree.leaves((at_end.final.state, at_end.final.buffers))):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    for a, b in zip(jax.tree.leaves(ahead.samples), jax.tree.leaves(at_end.samples)):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("build", ["cobahh", "coba with delays"])
 def test_cpu_tunings_give_the_same_run(build):
     """`Tuning.scalars_as_constants` and `cpu_vector_bits` (CPU defaults) change what XLA
