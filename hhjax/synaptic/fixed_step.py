@@ -89,7 +89,8 @@ class StepPlan(eqx.Module):
         return self.sending.step(self, carry)
 
     def flush(self, carry: Carry) -> Carry:
-        """`carry` with no spikes left unsent (the end of a block of steps)."""
+        """`carry` with no spikes left unsent, at the end of a run (no step may follow: a
+        step empties a one-slot buffer before sending into it, `Outgoing.ready_to_send`)."""
         return self.sending.flush(self, carry)
 
     def advance(self, carry: Carry) -> tuple[Carry, dict[str, Outbox], dict[str, Array]]:
@@ -168,7 +169,8 @@ class StepPlan(eqx.Module):
         """`carry` with the spikes in `outboxes` sent into its delay buffers (due at step
         `base` + delay) and spike records: all synapses at once, or chunk by chunk of spiking
         neurons (located by each outbox's `SpikeCount`)."""
-        buffers, records = dict(carry.buffers), dict(carry.records)
+        buffers = {key: out.ready_to_send(carry.buffers[key]) for key, out in self.all_outgoing.items()}
+        records = dict(carry.records)
         for name, box in outboxes.items():
             outgoing = self.outgoing.get(name, {})
             if box.value is not None:
@@ -194,14 +196,14 @@ def simulate_steps(plan: StepPlan, carry: Carry, n_samples: int, every: int = 1)
     """`n_samples × every` steps from `carry`. Returns (carry, counts, samples): per-step
     spike counts {population: (n_samples·every,)} and the sampled states
     {population: pytree of (n_samples, k)} taken after every `every`-th step (a run that
-    samples nothing runs fastest as one sample of all its steps)."""
+    samples nothing runs fastest as one sample of all its steps). The last step's spikes
+    may still wait in the carry: the next call sends them, or `plan.flush` after the last."""
 
     def outer(c, _):
         c, counts = plan.loop.run(plan.step, c, every)
         return c, (counts, plan.sample(c))
 
     carry, (counts, samples) = jax.lax.scan(outer, carry, None, length=n_samples)
-    carry = plan.flush(carry)
     counts = {k: v.reshape(-1) for k, v in counts.items()}
     return carry, counts, samples
 

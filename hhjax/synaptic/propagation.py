@@ -43,9 +43,17 @@ class Outgoing(eqx.Module):
     def empty_buffer(self, dtype) -> Array:
         return jnp.zeros((self.depth * self.n_post,), dtype)
 
+    def ready_to_send(self, buffer: Array) -> Array:
+        """The buffer as spikes are sent into it: a buffer of one slot (all delays 0) is
+        empty then — its slot was taken due before — so it starts afresh from zeros (XLA
+        need not keep or copy the old one)."""
+        return jnp.zeros_like(buffer) if self.depth == 1 else buffer
+
     def take_due(self, buffer: Array, step) -> tuple[Array, Array]:
         """The weights arriving at `step` (shape (n_post,)), and the buffer with that slot
-        emptied for reuse."""
+        emptied for reuse (a buffer of one slot as it is: `ready_to_send` empties it)."""
+        if self.depth == 1:
+            return buffer, buffer
         start = (step % self.depth) * self.n_post
         due = jax.lax.dynamic_slice(buffer, (start,), (self.n_post,))
         return due, jax.lax.dynamic_update_slice(buffer, jnp.zeros_like(due), (start,))

@@ -173,6 +173,8 @@ def run_network(network: Network, t1: float, *, dt: float = 0.1, t0: float = 0.0
     compiled = {length: compile_lowered(run.lower(dynamic_plan, carry, *samples_and_spacing(length)),
                                         tuning.loop_compiler_options)
                 for length in {block if full else None, rest or None} - {None}}
+    # (the spikes of the last step, which may wait in the carry, into the buffers and record)
+    flush = jax.jit(lambda p, c: with_scalars(p, scalars).flush(c)).lower(dynamic_plan, carry).compile()
     compile_s = time.perf_counter() - start
 
     counts, samples = [], []
@@ -185,6 +187,7 @@ def run_network(network: Network, t1: float, *, dt: float = 0.1, t0: float = 0.0
         if progress:
             done = min(n_steps, (b + 1) * block)
             print(f"\rsimulated {t0 + done * dt:.1f}/{t1:.1f} ms", end="", file=sys.stderr, flush=True)
+    carry = flush(dynamic_plan, carry)
     jax.block_until_ready(carry)
     wall_s = time.perf_counter() - start
     if progress:
