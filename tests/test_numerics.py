@@ -69,6 +69,39 @@ def test_phi1_values_and_gradients(dtype):
 
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_update_factor_is_exact_to_rounding_in_the_update(dtype):
+    """`update_factor` (the step factor exponential Euler uses) in the update of a gate,
+    x1 = x + h·(α − λx)·φ1(−λh), against the exact solution x∞ + (x − x∞)e^−λh in float64:
+    within a few ulp of 1 from λh = 1e-7 to 60 (the closed form's cancellation near its
+    cutoff costs ulp·|x∞ − x|, not ulp/λh); its own value within ulp/|x| of φ1 and exactly
+    φ1 below the cutoff; its derivative `one_minus_exp_over_x`'s."""
+    from hhjax._numerics import one_minus_exp_over_x, update_factor
+
+    eps = float(jnp.finfo(dtype).eps)
+    rng = np.random.default_rng(0)
+    lam_h = np.concatenate([[0.0], 10.0 ** rng.uniform(-7, np.log10(60), 4000)])
+    h = 0.1
+    lam = jnp.asarray(lam_h / h, dtype)
+    x_inf = jnp.asarray(rng.uniform(0, 1, lam_h.size), dtype)
+    x0 = jnp.asarray(rng.uniform(0, 1, lam_h.size), dtype)
+    f = lam * (x_inf - x0)  # (α − λx with α = λ·x∞)
+    x1 = x0 + jnp.asarray(h, dtype) * f * update_factor(lam * jnp.asarray(h, dtype))
+    lam64, f64, x064 = (np.asarray(a, np.float64) for a in (lam, f, x0))
+    exact = x064 + f64 * h * _phi1_reference(lam64 * h)[0]
+    assert np.max(np.abs(np.asarray(x1, np.float64) - exact)) < 4 * eps
+    z = jnp.asarray(lam_h, dtype)
+    value, slope = _phi1_reference(np.asarray(z, np.float64))
+    got = np.asarray(update_factor(z), np.float64)
+    zs = np.maximum(np.asarray(z, np.float64), np.finfo(np.float64).tiny)  # (z = 0: the series, exact)
+    np.testing.assert_array_less(np.abs(got - value), 2 * eps * value + 2 * eps / zs)
+    below = np.asarray(z) < (1e-3 if dtype == jnp.float32 else 1e-5)
+    np.testing.assert_allclose(got[below], value[below], rtol=2 * eps)
+    np.testing.assert_array_equal(np.asarray(jax.vmap(jax.grad(update_factor))(z)),
+                                  np.asarray(jax.vmap(jax.grad(one_minus_exp_over_x))(z)))
+    assert update_factor(z).dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
 @pytest.mark.parametrize(
     "model, rate, v_sing, limit, slope",
     [

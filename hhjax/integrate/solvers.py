@@ -11,7 +11,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from .._numerics import one_minus_exp_over_x
+from .._numerics import update_factor
 
 
 class _PointwiseInterpolation(dfx.AbstractLocalInterpolation):
@@ -114,14 +114,15 @@ class ExponentialEulerInterpolation(_PointwiseInterpolation):
 
     def at(self, t):
         h = t - self.t0
-        return jax.tree.map(lambda y, fi, li: y + h * fi * one_minus_exp_over_x(li * h), self.y0, self.f, self.lam)
+        return jax.tree.map(lambda y, fi, li: y + h * fi * update_factor(li * h), self.y0, self.f, self.lam)
 
 
 class ExponentialEuler(dfx.AbstractSolver):
     """Exponential Euler with the model's diagonal linearisation:
     y1 = y0 + h·φ1(−λh)·f(y0), φ1(z) = (e^z − 1)/z, where λ ≥ 0 (1/ms) is the model's
     `decay_rates`. Exact for every tv-LIF component with frozen τ and rest (the HH gates
-    over one step); reduces to Euler where λ = 0. First order; fixed steps.
+    over one step); reduces to Euler where λ = 0. First order; fixed steps. φ1 is
+    `update_factor`: rounding errors of the update about ulp·|y∞ − y| (y∞ = y + f/λ).
 
     Needs the term to be a `ModelTerm` (built by `hhjax.simulate`).
     """
@@ -139,7 +140,7 @@ class ExponentialEuler(dfx.AbstractSolver):
         del solver_state, made_jump
         h = terms.contr(t0, t1)
         f, lam = vf_and_decay(terms, t0, y0, args)
-        y1 = jax.tree.map(lambda y, fi, li: y + h * fi * one_minus_exp_over_x(li * h), y0, f, lam)
+        y1 = jax.tree.map(lambda y, fi, li: y + h * fi * update_factor(li * h), y0, f, lam)
         return y1, None, dict(y0=y0, f=f, lam=lam), None, dfx.RESULTS.successful
 
     def func(self, terms, t0, y0, args):
