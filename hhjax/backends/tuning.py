@@ -41,7 +41,7 @@ class Tuning:
       (None: at the end of their own step). COBAHH float32, ms per step end → next step
       (alternating processes, best of 7): N = 200 0.0040 → 0.0049, 1,000 0.0163–0.0174 →
       0.0165–0.0172, 2,000 0.0245–0.029 → 0.022–0.024, 4,000 0.038–0.039 → 0.033–0.034,
-      40,000 0.23–0.29 → 0.19–0.20, 400,000 2.23–2.56 → 2.13–2.19.
+      40,000 0.23–0.29 → 0.19–0.20, 400,000 2.23–2.56 → 2.00–2.19.
     - `rk4_stages_in_memory_from`: from this many state elements on RK4 writes each
       stage's increments to memory (a conditional as a fusion boundary) instead of letting
       XLA recompute earlier stages in every output (None: never). HH float32, ns per

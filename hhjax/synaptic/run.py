@@ -83,7 +83,8 @@ def make_plan(network: Network, dt: float, t0: float, *, solver="expeuler", seed
             raise ValueError(f"sampled indices of {k!r} must lie in [0, {pop.n})")
     return StepPlan(network, delay_outgoing(network, dt), solver,
                     choose_propagation(surrogate is not None, propagation), step_loop_for(network.n_neurons, tuning),
-                    sending_for(network.n_neurons, tuning), jax.random.PRNGKey(seed), samples, float(dt), float(t0), record_spikes, surrogate)
+                    sending_for(network.n_neurons, tuning), jax.random.PRNGKey(seed), samples, float(dt), float(t0),
+                    record_spikes, surrogate)
 
 
 @dataclasses.dataclass
@@ -155,7 +156,8 @@ def run_network(network: Network, t1: float, *, dt: float = 0.1, t0: float = 0.0
     capacities = {k: monitors.capacity(p.n, t1 - t0) for k, p in network.populations.items()}
     network.check_memory(dtype, depth)
     check_fits(sum(capacities.values()) * 12 + n_steps * len(network.populations) * 4, "the spike monitors")
-    carry = plan.initial_carry(state, capacities)
+    # (the run's own copy of the state: each block takes over the previous block's buffers)
+    carry = plan.initial_carry(jax.tree.map(jnp.copy, state), capacities)
 
     every = monitors.sample_every if monitors.states else 1
     if n_steps % every:
@@ -164,7 +166,7 @@ def run_network(network: Network, t1: float, *, dt: float = 0.1, t0: float = 0.0
     full, rest = divmod(n_steps, block)
     dynamic_plan, scalars = split_scalars(plan, tuning)  # (compiled in as constants where `tuning` asks)
     run = jax.jit(lambda p, c, n, every: simulate_steps(with_scalars(p, scalars), c, n, every),
-                  static_argnums=(2, 3))
+                  static_argnums=(2, 3), donate_argnums=(1,))
 
     def samples_and_spacing(length):  # (without sampled states: one loop over the block)
         return (length // every, every) if monitors.states else (1, length)
@@ -174,7 +176,8 @@ def run_network(network: Network, t1: float, *, dt: float = 0.1, t0: float = 0.0
                                         tuning.loop_compiler_options)
                 for length in {block if full else None, rest or None} - {None}}
     # (the spikes of the last step, which may wait in the carry, into the buffers and record)
-    flush = jax.jit(lambda p, c: with_scalars(p, scalars).flush(c)).lower(dynamic_plan, carry).compile()
+    flush = jax.jit(lambda p, c: with_scalars(p, scalars).flush(c), donate_argnums=(1,)).lower(dynamic_plan,
+                                                                                              carry).compile()
     compile_s = time.perf_counter() - start
 
     counts, samples = [], []

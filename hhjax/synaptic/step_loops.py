@@ -16,9 +16,8 @@ Both return the same carry and per-step spike counts; only the speed differs.
 - `SendAtStepEnd`: at the end of the step that found them.
 - `SendAtNextStep`: at the start of the next step, before its delivery (the spikes wait in
   the carry's outboxes, across blocks too; `flush` sends the last step's at the end of the
-  run). Nothing else
-  in that step waits for them until the delivery, so XLA's CPU runtime runs the
-  propagation on one core while the other advances what does not depend on the synaptic
+  run). Nothing else in that step waits for them until the delivery, so XLA's CPU runtime
+  can propagate on one core while the other advances what does not depend on the synaptic
   input — the gates of conductance-based neurons (measurements:
   `Tuning.network_send_ahead_from_neurons`).
 
