@@ -159,10 +159,10 @@ class StepPlan(eqx.Module):
 
     def _outbox(self, name, spiked, value, t_spike) -> Outbox:
         """Keep what sending population `name`'s spikes will need."""
-        chunks = bool(self.outgoing.get(name)) and self.propagation.reads_chunks
-        every = bool(self.outgoing.get(name)) and not self.propagation.reads_chunks
+        sends = bool(self.outgoing.get(name))
+        chunks = sends and self.propagation.reads_chunks
         return Outbox(count=SpikeCount.of(spiked) if chunks or self.record_spikes else None,
-                      value=value.astype(t_spike.dtype) if every else None,
+                      value=value.astype(t_spike.dtype) if sends and not chunks else None,
                       time=t_spike if self.record_spikes else None)
 
     def send(self, carry: Carry, outboxes: dict[str, Outbox], base) -> Carry:

@@ -237,17 +237,20 @@ def test_paired_and_single_step_loops_give_the_same_run(monitors):
             for threshold in (None, 1)]  # (1003 steps: blocks of 250 or 238, odd rests)
     single, paired = runs
     assert single.n_spikes > 30
-    for k in single.spikes:
-        np.testing.assert_array_equal(paired.spikes[k].index, single.spikes[k].index)
-        np.testing.assert_array_equal(paired.spikes[k].time, single.spikes[k].time)
-        np.testing.assert_array_equal(paired.counts[k], single.counts[k])
-        assert len(single.counts[k]) == 1003
-    for a, b in zip(jax.tree.leaves(paired.final.state), jax.tree.leaves(single.final.state)):
+    assert all(len(c) == 1003 for c in single.counts.values())
+    assert_same_run(paired, single)
+
+
+def assert_same_run(got, want, buffers=False):
+    """Two network runs are the same bit for bit: spikes, per-step counts, sampled states
+    and the final state (and the final delay buffers if `buffers`)."""
+    for k in want.spikes:
+        np.testing.assert_array_equal(got.spikes[k].index, want.spikes[k].index)
+        np.testing.assert_array_equal(got.spikes[k].time, want.spikes[k].time)
+        np.testing.assert_array_equal(got.counts[k], want.counts[k])
+    final = (lambda run: (run.final.state, run.final.buffers)) if buffers else (lambda run: run.final.state)
+    for a, b in zip(jax.tree.leaves((final(got), got.samples)), jax.tree.leaves((final(want), want.samples))):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    for k in monitors.states:
-        np.testing.assert_array_equal(paired.samples[k][0], single.samples[k][0])
-        for a, b in zip(jax.tree.leaves(paired.samples[k][1]), jax.tree.leaves(single.samples[k][1])):
-            np.testing.assert_array_equal(a, b)
 
 
 def poisson_and_delta_network():
@@ -282,15 +285,7 @@ def test_sending_at_the_step_end_or_the_next_step_gives_the_same_run(build, prop
             for ahead in (None, 1)]
     at_end, ahead = runs
     assert at_end.n_spikes > 100
-    for k in at_end.spikes:
-        np.testing.assert_array_equal(ahead.spikes[k].index, at_end.spikes[k].index)
-        np.testing.assert_array_equal(ahead.spikes[k].time, at_end.spikes[k].time)
-        np.testing.assert_array_equal(ahead.counts[k], at_end.counts[k])
-    for a, b in zip(jax.tree.leaves((ahead.final.state, ahead.final.buffers)),
-                    jax.tree.leaves((at_end.final.state, at_end.final.buffers))):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    for a, b in zip(jax.tree.leaves(ahead.samples), jax.tree.leaves(at_end.samples)):
-        np.testing.assert_array_equal(a, b)
+    assert_same_run(ahead, at_end, buffers=True)
 
 
 @pytest.mark.parametrize("build", ["cobahh", "coba with delays"])
