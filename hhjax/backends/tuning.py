@@ -42,6 +42,15 @@ class Tuning:
       (alternating processes, best of 7): N = 200 0.0040 → 0.0049, 1,000 0.0163–0.0174 →
       0.0165–0.0172, 2,000 0.0245–0.029 → 0.022–0.024, 4,000 0.038–0.039 → 0.033–0.034,
       40,000 0.23–0.29 → 0.19–0.20, 400,000 2.23–2.56 → 2.00–2.19.
+    - `network_count_buffers_from_entries`: a projection whose delay buffer has at least
+      this many entries (slots × targets) counts the arriving spikes in int8/int16 instead
+      of summing their weights in floating point, where it can (`synaptic/delay_buffers.py`:
+      event-driven propagation, one weight for all synapses; None: never). The random adds
+      of the propagation then touch a quarter of the cache lines. COBAHH float32, ms per
+      step weight sums → int8 counts (one process, alternating, best and median of 9):
+      N = 1,000 0.0139–0.0142 → 0.0151–0.0154, 2,000 0.0204–0.0209 → 0.0215–0.0221, 4,000
+      0.0291–0.0299 → 0.0289–0.0300, 10,000 0.071–0.073 → 0.066–0.067, 40,000 0.177–0.182
+      → 0.166–0.174, 400,000 1.82–1.93 → 1.64–1.75.
     - `rk4_stages_in_memory_from`: from this many state elements on RK4 writes each
       stage's increments to memory (a conditional as a fusion boundary) instead of letting
       XLA recompute earlier stages in every output (None: never). HH float32, ns per
@@ -84,6 +93,7 @@ class Tuning:
     paired_from_neurons: int | None = None
     network_paired_from_neurons: int | None = None
     network_send_ahead_from_neurons: int | None = None
+    network_count_buffers_from_entries: int | None = None
     rk4_stages_in_memory_from: int | None = None
     pack_loop_scalars: bool = True
     shared_exponentials: bool = True
@@ -120,6 +130,7 @@ CPU_TUNING = Tuning(
     paired_from_neurons=10_000,
     network_paired_from_neurons=1_000,
     network_send_ahead_from_neurons=2_000,
+    network_count_buffers_from_entries=10_000,
     scalars_as_constants=True,
     shard_from_neurons=10_000,
     rk4_stages_in_memory_from=32,

@@ -38,6 +38,7 @@ class Connectivity(eqx.Module):
     n_synapses: int = eqx.field(static=True)
     max_delay: float = eqx.field(static=True, default=0.0)  # ms (static: it sets the delay buffer's depth)
     first_row: int = eqx.field(static=True, default=0)
+    max_in_degree: int | None = eqx.field(static=True, default=None)  # synapses onto the most-targeted neuron
 
     @property
     def max_fan_out(self) -> int:
@@ -137,8 +138,9 @@ def from_arrays(pre, post, n_pre: int, n_post: int, *, weight=1.0, delay=0.0) ->
     if isinstance(delays, jax.core.Tracer):
         raise TypeError("delays must be concrete numbers (they set the delay buffer's depth), not traced values")
     max_delay = float(np.max(np.asarray(delays))) if np.size(delays) else 0.0
+    max_in_degree = int(np.bincount(post, minlength=n_post).max()) if n else 0
     return Connectivity(jnp.asarray(targets), jnp.asarray(weights), jnp.asarray(delays), int(n_pre), int(n_post),
-                        int(n), max_delay, first)
+                        int(n), max_delay, first, max_in_degree)
 
 
 def _rng(seed):

@@ -30,11 +30,13 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
+from ..backends import Tuning
 from ..integrate.solvers import ModelTerm
+from .delay_buffers import buffer_kind_for
 from .monitors import SpikeRecord
 from .network import Network, NetworkState
 from .population import PoissonSource
-from .propagation import ChunkJob, Outgoing, SpikeCount, default_chunk, run_chunk_jobs
+from .propagation import ChunkJob, EventDriven, Outgoing, SpikeCount, default_chunk, run_chunk_jobs
 
 
 class Outbox(eqx.Module):
@@ -103,7 +105,7 @@ class StepPlan(eqx.Module):
 
         buffers, arrivals = dict(carry.buffers), {}
         for key, out in self.all_outgoing.items():
-            arrivals[key], buffers[key] = out.take_due(buffers[key], n)
+            arrivals[key], buffers[key] = out.take_due(buffers[key], n, dtype)
         V0 = net.voltages(carry.state)  # (before the arrivals: a delta kick across threshold is a crossing)
         state = net.deliver(carry.state, arrivals)
         term = ModelTerm(net.vector_field, decay=net.decay_rates, step=dt)
@@ -208,10 +210,13 @@ def simulate_steps(plan: StepPlan, carry: Carry, n_samples: int, every: int = 1)
     return carry, counts, samples
 
 
-def delay_outgoing(network: Network, dt: float) -> dict[str, dict[str, Outgoing]]:
-    """Each population's outgoing projections with delays converted to steps of dt."""
+def delay_outgoing(network: Network, dt: float, propagation, tuning: Tuning) -> dict[str, dict[str, Outgoing]]:
+    """Each population's outgoing projections with delays converted to steps of dt, and
+    their delay buffers of the kind `buffer_kind_for` chooses."""
     out = {}
+    event_driven = isinstance(propagation, EventDriven)
     for key, proj in network.projections.items():
         steps, depth = proj.delay_steps(dt)
-        out.setdefault(proj.pre, {})[key] = Outgoing(proj.connectivity, steps, depth)
+        kind = buffer_kind_for(proj.connectivity, depth, event_driven, tuning)
+        out.setdefault(proj.pre, {})[key] = Outgoing(proj.connectivity, steps, depth, kind)
     return out

@@ -24,24 +24,28 @@ import jax.numpy as jnp
 from jaxtyping import Array
 
 from .connectivity import Connectivity
+from .delay_buffers import SpikeCounts, WeightSums
 
 
 class Outgoing(eqx.Module):
     """One projection's connectivity with its delays in steps (shape () or (n_rows + 1, F)),
-    and the layout of its delay ring buffer: one flat array of `depth` slots of n_post
-    weights (XLA CPU scatters into one flat index about twice as fast as into a (slot,
-    neuron) pair); the padding of the connectivity rows scatters past its end, dropped."""
+    and its delay ring buffer: one flat array of `depth` slots of n_post entries (XLA CPU
+    scatters into one flat index about twice as fast as into a (slot, neuron) pair), which
+    hold what `kind` says (`delay_buffers`: weight sums or spike counts); the padding of the
+    connectivity rows scatters past its end, dropped."""
 
     connectivity: Connectivity
     delay_steps: Array
     depth: int = eqx.field(static=True)
+    kind: WeightSums | SpikeCounts = WeightSums()
 
     @property
     def n_post(self) -> int:
         return self.connectivity.n_post
 
     def empty_buffer(self, dtype) -> Array:
-        return jnp.zeros((self.depth * self.n_post,), dtype)
+        """An empty buffer of a network whose state has floating-point type `dtype`."""
+        return jnp.zeros((self.depth * self.n_post,), self.kind.dtype(dtype))
 
     def ready_to_send(self, buffer: Array) -> Array:
         """The buffer as spikes are sent into it: a buffer of one slot (all delays 0) is
@@ -49,14 +53,22 @@ class Outgoing(eqx.Module):
         need not keep or copy the old one)."""
         return jnp.zeros_like(buffer) if self.depth == 1 else buffer
 
-    def take_due(self, buffer: Array, step) -> tuple[Array, Array]:
-        """The weights arriving at `step` (shape (n_post,)), and the buffer with that slot
-        emptied for reuse (a buffer of one slot as it is: `ready_to_send` empties it)."""
+    def take_due(self, buffer: Array, step, dtype) -> tuple[Array, Array]:
+        """The weights arriving at `step` (shape (n_post,), floating-point type `dtype`), and
+        the buffer with that slot emptied for reuse (a buffer of one slot as it is:
+        `ready_to_send` empties it)."""
         if self.depth == 1:
-            return buffer, buffer
-        start = (step % self.depth) * self.n_post
-        due = jax.lax.dynamic_slice(buffer, (start,), (self.n_post,))
-        return due, jax.lax.dynamic_update_slice(buffer, jnp.zeros_like(due), (start,))
+            due = buffer
+        else:
+            start = (step % self.depth) * self.n_post
+            due = jax.lax.dynamic_slice(buffer, (start,), (self.n_post,))
+            buffer = jax.lax.dynamic_update_slice(buffer, jnp.zeros_like(due), (start,))
+        return self.kind.arriving(due, self.connectivity, dtype), buffer
+
+    def add_spikes(self, buffer: Array, rows: Array, base) -> Array:
+        """Add one spike of each of the stored `rows` (each synapse into the slot of step
+        `base + delay`)."""
+        return self.add(buffer, rows, self.kind.per_spike(self.connectivity, rows), base)
 
     def add(self, buffer: Array, rows: Array, values: Array, base) -> Array:
         """Add `values` (broadcast to (len(rows), F)) through the stored `rows` of the
@@ -209,7 +221,7 @@ class EventDriven(eqx.Module):
 
             def body(offset, rows, carry, key=key, out=out):
                 buffers, *rest = carry
-                return ({**buffers, key: out.add(buffers[key], rows, out.connectivity.row_weights(rows), base)}, *rest)
+                return ({**buffers, key: out.add_spikes(buffers[key], rows, base)}, *rest)
 
             # (the indices come as rows of the connectivity, its padding row past the last)
             jobs.append(ChunkJob(lo, hi, self.chunk_size(hi - lo), body, shift=lo, none=hi - lo))

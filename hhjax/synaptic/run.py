@@ -81,8 +81,9 @@ def make_plan(network: Network, dt: float, t0: float, *, solver="expeuler", seed
             raise ValueError(f"cannot sample unknown neuron population {k!r}")
         if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= pop.n):
             raise ValueError(f"sampled indices of {k!r} must lie in [0, {pop.n})")
-    return StepPlan(network, delay_outgoing(network, dt), solver,
-                    choose_propagation(surrogate is not None, propagation), step_loop_for(network.n_neurons, tuning),
+    propagation = choose_propagation(surrogate is not None, propagation)
+    return StepPlan(network, delay_outgoing(network, dt, propagation, tuning), solver,
+                    propagation, step_loop_for(network.n_neurons, tuning),
                     sending_for(network.n_neurons, tuning), jax.random.PRNGKey(seed), samples, float(dt), float(t0),
                     record_spikes, surrogate)
 
