@@ -37,6 +37,30 @@ def test_exprel_values_and_gradients(dtype):
     assert vals.dtype == dtype and grads.dtype == dtype
 
 
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_linoid_from_a_given_exponential(dtype):
+    """`x_over_one_minus_given_exp(x, exp(−x))` (the linoid rates with shared exponentials):
+    its series below |x| = 0.1 (shorter in float32) within an ulp of x/(1 − e^−x), the closed
+    form beyond to the rounding of E over |x|, and the derivative to ~1e-5 (float32) or
+    1e-10 (float64) relative."""
+    from hhjax._numerics import x_over_one_minus_given_exp
+
+    xs = np.array([0.0, 1e-12, -1e-9, 1e-6, -1e-4, 5e-3, -0.05, 0.0999999, -0.0999999, 0.1, -0.1000001, 0.3,
+                   -2.0, 7.0, 25.0, -30.0])
+    x = jnp.asarray(xs, dtype)
+    xr = np.asarray(x, np.float64)  # (the rounded arguments)
+    ref = np.where(xr == 0, 1.0, _g(np.where(xr == 0, 1.0, xr)))
+    f = lambda v: x_over_one_minus_given_exp(v, jnp.exp(-v))
+    vals, grads = f(x), jax.vmap(jax.grad(f))(x)
+    eps = float(jnp.finfo(dtype).eps)
+    series = np.abs(xr) < 0.1
+    np.testing.assert_allclose(np.asarray(vals, np.float64)[series], ref[series], rtol=eps)
+    np.testing.assert_allclose(np.asarray(vals, np.float64)[~series], ref[~series],
+                               rtol=4 * eps / np.abs(xr[~series]).min())
+    np.testing.assert_allclose(np.asarray(grads, np.float64), _dg(xr), rtol=5e-5 if dtype == jnp.float32 else 1e-10)
+    assert vals.dtype == dtype and grads.dtype == dtype
+
+
 def _phi1_reference(x):
     """(1 − e^−x)/x and its derivative in float64 numpy: Taylor series (to x^14) on
     |x| < 0.05, the closed forms with expm1 beyond."""

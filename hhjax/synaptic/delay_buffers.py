@@ -31,9 +31,10 @@ class WeightSums(eqx.Module):
     def dtype(self, state_dtype):
         return state_dtype
 
-    def per_spike(self, connectivity: Connectivity, rows: Array) -> Array:
-        """What one spike of each of `rows` adds at its synapses: their weights."""
-        return connectivity.row_weights(rows)
+    def spike_values(self, connectivity: Connectivity) -> Array:
+        """What one spike adds at each synapse: the weights (shape () or that of the
+        connectivity's rows)."""
+        return connectivity.weights
 
     def arriving(self, due: Array, connectivity: Connectivity, state_dtype) -> Array:
         """The weights arriving at each target, from the slot's contents `due`."""
@@ -49,7 +50,7 @@ class SpikeCounts(eqx.Module):
     def dtype(self, state_dtype):
         return jnp.dtype(self.integer)
 
-    def per_spike(self, connectivity: Connectivity, rows: Array) -> Array:
+    def spike_values(self, connectivity: Connectivity) -> Array:
         return jnp.ones((), self.integer)
 
     def arriving(self, due: Array, connectivity: Connectivity, state_dtype) -> Array:

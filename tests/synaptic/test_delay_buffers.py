@@ -1,5 +1,6 @@
-"""Delay buffers that count spikes (`SpikeCounts`) deliver what buffers of summed weights
-(`WeightSums`) deliver, in an integer type that holds every target's in-degree."""
+"""Sending spikes into the delay buffers: one chunk of spiking rows against a NumPy sum
+over the synapses; buffers that count spikes (`SpikeCounts`) deliver what buffers of summed
+weights (`WeightSums`) deliver, in an integer type that holds every target's in-degree."""
 
 import jax.numpy as jnp
 import numpy as np
@@ -9,6 +10,7 @@ import hhjax as hj
 from hhjax import synaptic as sy
 from hhjax.backends import tuning_for
 from hhjax.synaptic.delay_buffers import SpikeCounts, WeightSums, buffer_kind_for, count_dtype
+from hhjax.synaptic.propagation import Outgoing
 
 COUNTS = tuning_for().replace(network_count_buffers_from_entries=1)
 SUMS = tuning_for().replace(network_count_buffers_from_entries=None)
@@ -23,6 +25,35 @@ def coba_with_delays(n=400, seed=2):
     conn = sy.from_arrays(pre, post, n, n, weight=float(proj.connectivity.weights), delay=delay)
     projections = {**net.projections, "exc": sy.Projection("neurons", "neurons", conn, proj.synapse)}
     return sy.Network(net.populations, projections), state
+
+
+@pytest.mark.parametrize("weights, delays, kind", [("per synapse", "per synapse", WeightSums()),
+                                                   ("one", "one", SpikeCounts("int8")),
+                                                   ("one", "per synapse", SpikeCounts("int16"))])
+def test_a_chunk_of_spikes_lands_in_the_right_slots(weights, delays, kind):
+    """`Outgoing.add_spikes` of a chunk of spiking rows (ascending, padded) equals the sum
+    over their synapses of weight (or 1) into slot (base + delay) % depth at the target;
+    a chunk of padding only leaves the buffer as it was."""
+    rng = np.random.default_rng(0)
+    n_pre, n_post, depth, base = 90, 70, 5, 13
+    pre, post = rng.integers(10, n_pre, 1500), rng.integers(0, n_post, 1500)
+    w = rng.uniform(0.1, 2.0, pre.size) if weights == "per synapse" else 0.75
+    d = rng.integers(0, depth, pre.size) if delays == "per synapse" else 3
+    conn = sy.from_arrays(pre, post, n_pre, n_post, weight=w, delay=np.asarray(d, float))
+    out = Outgoing(conn, jnp.asarray(conn.delays, jnp.int32), depth, kind)
+    spiking = np.array([12, 13, 40, 41, 77, 89])
+    rows = conn.rows_of(jnp.asarray(np.concatenate([spiking, np.full(4, n_pre)])))
+    empty = out.empty_buffer(jnp.float64)
+    assert empty.dtype == kind.dtype(jnp.float64)
+    start = empty + jnp.asarray(rng.integers(0, 3, empty.size), empty.dtype)  # (spikes sent before)
+    got = np.asarray(out.add_spikes(start, rows, base), float)
+    want = np.array(start, float).reshape(depth, n_post)
+    unit = np.broadcast_to(1.0 if isinstance(kind, SpikeCounts) else w, pre.shape)
+    for k in np.flatnonzero(np.isin(pre, spiking)):
+        want[(base + np.broadcast_to(d, pre.shape)[k]) % depth, post[k]] += unit[k]
+    np.testing.assert_allclose(got, want.ravel(), rtol=1e-12)
+    padding = conn.rows_of(jnp.full(10, n_pre))
+    np.testing.assert_array_equal(np.asarray(out.add_spikes(start, padding, base)), np.asarray(start))
 
 
 def test_spike_counts_give_the_run_of_weight_sums():
