@@ -48,9 +48,10 @@ class Tuning:
       event-driven propagation, one weight for all synapses; None: never). The random adds
       of the propagation then touch a quarter of the cache lines. COBAHH float32, ms per
       step weight sums → int8 counts (one process, alternating, best and median of 9):
-      N = 1,000 0.0139–0.0142 → 0.0151–0.0154, 2,000 0.0204–0.0209 → 0.0215–0.0221, 4,000
-      0.0291–0.0299 → 0.0289–0.0300, 10,000 0.071–0.073 → 0.066–0.067, 40,000 0.177–0.182
-      → 0.166–0.174, 400,000 1.82–1.93 → 1.64–1.75.
+      N = 1,000 0.0138–0.0146 → 0.0135–0.0142, 2,000 0.0197–0.0201 → 0.0196–0.0202, 4,000
+      0.0270–0.0277 → 0.0258–0.0266, 10,000 0.061–0.064 → 0.059–0.060, 400,000 1.55–1.71 →
+      1.38–1.47 (before the event-driven send copied its rows in a conditional, counts lost
+      ~7 % at 1,000–2,000 neurons and gained 6–10 % from 10,000 on).
     - `rk4_stages_in_memory_from`: from this many state elements on RK4 writes each
       stage's increments to memory (a conditional as a fusion boundary) instead of letting
       XLA recompute earlier stages in every output (None: never). HH float32, ns per
@@ -130,7 +131,7 @@ CPU_TUNING = Tuning(
     paired_from_neurons=10_000,
     network_paired_from_neurons=1_000,
     network_send_ahead_from_neurons=2_000,
-    network_count_buffers_from_entries=10_000,
+    network_count_buffers_from_entries=1_000,
     scalars_as_constants=True,
     shard_from_neurons=10_000,
     rk4_stages_in_memory_from=32,
