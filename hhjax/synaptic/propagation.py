@@ -72,7 +72,7 @@ class Outgoing(eqx.Module):
         The rows' targets (and per-synapse weights and delays) are first copied out of the
         tables inside a conditional, which skips the copy when the chunk holds no spike;
         fused into the index arithmetic instead, XLA's CPU backend gathers slot by slot,
-        ~18 % slower per network step at 400,000 neurons (docs/synaptic.md)."""
+        ~20 % slower per network step at 400,000 neurons (docs/synaptic.md)."""
         c = self.connectivity
         tables = {"targets": c.targets, "values": self.kind.spike_values(c), "delays": self.delay_steps}
         per_synapse = {k: t for k, t in tables.items() if jnp.ndim(t) == 2}
