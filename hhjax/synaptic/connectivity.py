@@ -28,7 +28,11 @@ class Connectivity(eqx.Module):
     """Synapses from `n_pre` to `n_post` neurons (see the module docstring).
 
     `targets`: (n_rows + 1, F); `weights`: shape () or (n_rows + 1, F); `delays` (ms): shape
-    () or (n_rows + 1, F); row r belongs to presynaptic neuron `first_row + r`."""
+    () or (n_rows + 1, F); row r belongs to presynaptic neuron `first_row + r`.
+    `max_in_degree` (synapses onto the most-targeted neuron, multapses counted) is computed
+    from the targets by the rules; it sizes the integer delay buffers that count spikes
+    (`delay_buffers`), so build a changed connectivity with a rule (`from_arrays`), not by
+    replacing `targets` (None, for one built by hand: floating-point buffers)."""
 
     targets: Array
     weights: Array
